@@ -1,0 +1,9 @@
+/** @type {import('jest').Config} */
+module.exports = {
+    preset: "ts-jest",
+    testEnvironment: "node",
+    roots: ["<rootDir>/tests"],
+    testMatch: ["**/*.test.ts"],
+    transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true }] },
+    testTimeout: 120000,
+};
