@@ -1,0 +1,164 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { parseClusterConfig } from "../components/config";
+import { renderInventory, renderTimeMachines } from "../components/inventory";
+import { readStackConfig } from "../components/stackfile";
+import { hcloudRaw, libvirtRaw } from "./fixtures";
+
+const root = path.join(__dirname, "..");
+const render = (raw: any) => {
+    const config = parseClusterConfig(raw, { stack: "test" });
+    return renderInventory(config, renderTimeMachines(config));
+};
+const groupVars = (files: Record<string, string>) => ({
+    ...parse(files["group_vars/k8s_cluster/k8s-cluster.yml"]),
+    ...parse(files["group_vars/k8s_cluster/kube-vip.yml"]),
+});
+
+function devStack() {
+    const { cluster } = readStackConfig(
+        fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"),
+        fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8"),
+        "dev",
+    );
+    return cluster;
+}
+
+describe("hosts.yaml", () => {
+    const hosts = parse(render(libvirtRaw())["hosts.yaml"]);
+
+    it("lists each host with ansible_host, ip and etcd_member_name", () => {
+        expect(hosts.all.hosts).toEqual({
+            kubenode1: { ansible_host: "192.168.122.21", ip: "192.168.122.21", access_ip: "192.168.122.21", etcd_member_name: "etcd1" },
+            kubenode2: { ansible_host: "192.168.122.22", ip: "192.168.122.22", access_ip: "192.168.122.22", etcd_member_name: "etcd2" },
+            kubenode3: { ansible_host: "192.168.122.23", ip: "192.168.122.23", access_ip: "192.168.122.23", etcd_member_name: "etcd3" },
+        });
+        expect(hosts.all.vars).toEqual({ ansible_user: "kube" });
+    });
+    it("has Kubespray's groups and no legacy names", () => {
+        const children = hosts.all.children;
+        expect(Object.keys(children)).toEqual(["kube_control_plane", "etcd", "kube_node", "k8s_cluster"]);
+        expect(Object.keys(children.k8s_cluster.children)).toEqual(["kube_control_plane", "kube_node"]);
+        const text = render(libvirtRaw())["hosts.yaml"];
+        expect(text).not.toMatch(/kube-master|kube-node|k8s-cluster/);
+    });
+    it("puts each role's hosts in its group, numbering only etcd members", () => {
+        const raw = libvirtRaw();
+        raw.nodes.push({ name: "worker1", ip: "192.168.122.31", roles: ["worker"] });
+        raw.nodes[0].roles = ["control-plane", "worker"];
+        raw.nodes.push({ name: "etcd9", ip: "192.168.122.41", roles: ["etcd"] });
+        const h = parse(render(raw)["hosts.yaml"]);
+        expect(Object.keys(h.all.children.kube_control_plane.hosts)).toEqual(["kubenode1", "kubenode2", "kubenode3"]);
+        expect(Object.keys(h.all.children.etcd.hosts)).toEqual(["kubenode2", "kubenode3", "etcd9"]);
+        expect(Object.keys(h.all.children.kube_node.hosts)).toEqual(["kubenode1", "kubenode2", "kubenode3", "worker1"]);
+        expect(h.all.hosts.kubenode1.etcd_member_name).toBeUndefined();
+        expect(h.all.hosts.etcd9.etcd_member_name).toBe("etcd3");
+        expect(h.all.hosts.worker1.etcd_member_name).toBeUndefined();
+    });
+    it("shows hcloud public IPs as an explicit placeholder", () => {
+        const h = parse(render(hcloudRaw())["hosts.yaml"]);
+        expect(h.all.hosts.cp1.ansible_host).toBe("<known after create: public IPv4 of cp1>");
+        expect(h.all.hosts.cp1.ip).toBe("10.0.1.11");
+        expect(h.all.vars.ansible_user).toBe("root");
+    });
+});
+
+describe("group_vars", () => {
+    it("goes to group_vars/k8s_cluster (underscore) only", () => {
+        const files = Object.keys(render(libvirtRaw()));
+        expect(files).toEqual(["group_vars/k8s_cluster/k8s-cluster.yml", "group_vars/k8s_cluster/kube-vip.yml", "hosts.yaml"]);
+    });
+    it("ARP mode on v2.31.0: every kube-vip variable and the VIP endpoint", () => {
+        expect(groupVars(render(libvirtRaw()))).toEqual({
+            cluster_name: "cluster.local",
+            apiserver_loadbalancer_domain_name: "192.168.122.100",
+            loadbalancer_apiserver: { address: "192.168.122.100", port: 6443 },
+            loadbalancer_apiserver_localhost: false,
+            supplementary_addresses_in_ssl_keys: ["192.168.122.100"],
+            kubeconfig_localhost: true,
+            kube_proxy_mode: "ipvs",
+            kube_proxy_strict_arp: true,
+            kube_vip_enabled: true,
+            kube_vip_controlplane_enabled: true,
+            kube_vip_address: "192.168.122.100",
+            kube_vip_interface: "enp1s0",
+            kube_vip_arp_enabled: true,
+            kube_vip_bgp_enabled: false,
+            kube_vip_services_enabled: false,
+            kube_vip_leaseduration: 5,
+            kube_vip_renewdeadline: 3,
+            kube_vip_retryperiod: 1,
+            kube_vip_version: "1.0.3",
+        });
+    });
+    it("v2.25.1 pins kube_vip_image_tag with a leading v, v2.31.0 kube_vip_version without", () => {
+        const old = libvirtRaw();
+        old.kubesprayVersion = "v2.25.1";
+        const oldVars = groupVars(render(old));
+        expect(oldVars.kube_vip_image_tag).toBe("v0.8.0");
+        expect(oldVars.kube_vip_version).toBeUndefined();
+        const custom = libvirtRaw();
+        custom.vip.image = { repo: "registry.local:5000/kube-vip/kube-vip", tag: "v0.9.2" };
+        const customVars = groupVars(render(custom));
+        expect(customVars.kube_vip_version).toBe("0.9.2");
+        expect(customVars.kube_vip_image_tag).toBeUndefined();
+        expect(customVars.kube_vip_image_repo).toBe("registry.local:5000/kube-vip/kube-vip");
+    });
+    it("kube_version follows the version's format", () => {
+        const a = libvirtRaw();
+        a.kubeVersion = "v1.33.5";
+        expect(groupVars(render(a)).kube_version).toBe("1.33.5");
+        a.kubesprayVersion = "v2.25.1";
+        a.kubeVersion = "1.29.10";
+        expect(groupVars(render(a)).kube_version).toBe("v1.29.10");
+    });
+    it("BGP mode: router id, local AS and peers in kube-vip's format, strict ARP explicit", () => {
+        const raw = libvirtRaw();
+        raw.vip = { address: "192.168.122.100", mode: "bgp", bgp: { routerId: "192.168.122.21", localAs: 65001, peers: [{ address: "192.168.122.2", as: 65000 }, { address: "192.168.122.3", as: 65000 }] } };
+        const vars = groupVars(render(raw));
+        expect(vars).toMatchObject({
+            kube_vip_arp_enabled: false,
+            kube_vip_bgp_enabled: true,
+            kube_vip_bgp_routerid: "192.168.122.21",
+            kube_vip_local_as: 65001,
+            kube_vip_bgppeers: ["192.168.122.2:65000::false", "192.168.122.3:65000::false"],
+            kube_proxy_strict_arp: false,
+        });
+        expect(vars.kube_vip_bgp_as).toBeUndefined();
+    });
+    it("hcloud: kube-vip off, loadbalancer_apiserver at the VIP", () => {
+        const vars = groupVars(render(hcloudRaw()));
+        expect(vars.kube_vip_enabled).toBe(false);
+        expect(Object.keys(vars).filter((k) => k.startsWith("kube_vip_"))).toEqual(["kube_vip_enabled"]);
+        expect(vars.loadbalancer_apiserver).toEqual({ address: "10.0.1.5", port: 6443 });
+        expect(vars.kube_proxy_strict_arp).toBe(false);
+    });
+    it("a DNS name goes into the domain name and the certificate SANs", () => {
+        const raw = libvirtRaw();
+        raw.vip.domainName = "k8s-api.example.com";
+        const vars = groupVars(render(raw));
+        expect(vars.apiserver_loadbalancer_domain_name).toBe("k8s-api.example.com");
+        expect(vars.supplementary_addresses_in_ssl_keys).toEqual(["192.168.122.100", "k8s-api.example.com"]);
+        expect(vars.loadbalancer_apiserver.address).toBe("192.168.122.100");
+    });
+    it("passes extra group vars through, sorted, in their own file", () => {
+        const raw = libvirtRaw();
+        raw.groupVars = { metrics_server_enabled: true, container_manager: "containerd" };
+        const files = render(raw);
+        expect(files["group_vars/k8s_cluster/zz-extra.yml"]).toMatch(/container_manager: containerd\nmetrics_server_enabled: true\n$/);
+    });
+});
+
+describe("determinism", () => {
+    it("renders byte-for-byte the same output for the same config, whatever the key order", () => {
+        const a = libvirtRaw();
+        const b = JSON.parse(JSON.stringify(a), (_k, v) =>
+            v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v);
+        expect(render(b)).toEqual(render(a));
+        expect(JSON.stringify(render(a))).not.toMatch(/20\d\d-\d\d-\d\d/);
+    });
+    it("matches the dev stack snapshot", () => {
+        expect(render(devStack())).toMatchSnapshot();
+    });
+});
