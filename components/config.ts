@@ -9,7 +9,7 @@ export const CONFIG_KEY = "cluster";
 /** Secret config key holding the SSH private key (alternative: `ssh.privateKeyPath`). */
 export const SSH_PRIVATE_KEY_SECRET = "sshPrivateKey";
 
-export const BACKENDS = ["libvirt", "hcloud"] as const;
+export const BACKENDS = ["libvirt", "hcloud", "baremetal"] as const;
 export const KUBESPRAY_VERSIONS = ["v2.31.0", "v2.25.1"] as const;
 export const ROLES = ["control-plane", "etcd", "worker"] as const;
 export const VIP_MODES = ["arp", "bgp", "loadbalancer"] as const;
@@ -51,6 +51,8 @@ const nodeSchema = z
         memoryMiB: z.number().int().min(256).optional(),
         /** libvirt: root disk size in GiB (default libvirt.diskGiB). */
         diskGiB: z.number().int().min(1).optional(),
+        /** baremetal: address Ansible connects to (default: ip). */
+        sshAddress: z.string().min(1).optional(),
     })
     .strict();
 
@@ -183,6 +185,10 @@ const clusterSchema = z
         kubeProxyStrictArp: z.boolean().optional(),
         ssh: z
             .object({
+                /** SSH port of the nodes. */
+                port: z.number().int().min(1).max(65535).default(22),
+                /** Seconds to wait for a node to answer SSH (baremetal; libvirt uses libvirt.bootTimeoutSeconds). */
+                waitSeconds: z.number().int().positive().default(300),
                 /** Login user (default: `kube` on libvirt, created by cloud-init; `root` on hcloud). */
                 user: z.string().optional(),
                 publicKey: z.string().optional(),
@@ -254,7 +260,8 @@ function countRole(nodes: NodeConfig[], role: Role): number {
     return nodes.filter((n) => n.roles.includes(role)).length;
 }
 
-function checkNodes(nodes: NodeConfig[], subnet: Subnet | undefined, dhcp: AddressRange | undefined): RuleViolation[] {
+function checkNodes(parsed: Parsed, subnet: Subnet | undefined, dhcp: AddressRange | undefined): RuleViolation[] {
+    const nodes = parsed.nodes;
     const problems: RuleViolation[] = [];
     if (nodes.length === 0) {
         problems.push({ key: "nodes", message: "at least one node is required" });
@@ -272,6 +279,9 @@ function checkNodes(nodes: NodeConfig[], subnet: Subnet | undefined, dhcp: Addre
             problems.push({ key: `${key}.ip`, message: `duplicate node IP ${node.ip} (also nodes[${seenIps.get(node.ip)}])` });
         } else {
             seenIps.set(node.ip, i);
+        }
+        if (node.sshAddress !== undefined && parsed.backend !== "baremetal") {
+            problems.push({ key: `${key}.sshAddress`, message: `only for backend baremetal; ${parsed.backend} knows its nodes' addresses` });
         }
         if (new Set(node.roles).size !== node.roles.length) {
             problems.push({ key: `${key}.roles`, message: "a role is listed twice" });
@@ -311,8 +321,8 @@ function resolveVipMode(parsed: Parsed, problems: RuleViolation[]): VipMode {
                 "(a private Hetzner Load Balancer holds the VIP), or the libvirt backend for a layer-2 network such as a Robot vSwitch",
         });
     }
-    if (parsed.backend === "libvirt" && mode === "loadbalancer") {
-        problems.push({ key: "vip.mode", message: "loadbalancer is the Hetzner Cloud mode; on libvirt use arp or bgp (kube-vip)" });
+    if (parsed.backend !== "hcloud" && mode === "loadbalancer") {
+        problems.push({ key: "vip.mode", message: `loadbalancer is the Hetzner Cloud mode; on ${parsed.backend} use arp or bgp (kube-vip)` });
     }
     return mode;
 }
@@ -405,7 +415,8 @@ function checkSsh(parsed: Parsed): RuleViolation[] {
     if (parsed.ssh.publicKey !== undefined && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(parsed.ssh.publicKey.trim())) {
         problems.push({ key: "ssh.publicKey", message: "is not an OpenSSH public key (ssh-ed25519 AAAA... comment)" });
     }
-    const needsPublicKey = !(parsed.backend === "hcloud" && parsed.hcloud.sshKeyName);
+    // Bare-metal machines already trust the key; the other backends install it.
+    const needsPublicKey = parsed.backend === "libvirt" || (parsed.backend === "hcloud" && !parsed.hcloud.sshKeyName);
     if (needsPublicKey && parsed.ssh.publicKey === undefined && parsed.ssh.publicKeyPath === undefined) {
         problems.push({ key: "ssh.publicKey", message: "missing SSH public key: set ssh.publicKey or ssh.publicKeyPath" });
     }
@@ -463,7 +474,7 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         problems.push(...checkDhcpRange(dhcp, subnet, "network.dhcpRange"));
     }
     const dhcpOk = dhcp && subnet && problems.every((p) => !p.key.startsWith("network."));
-    problems.push(...checkNodes(parsed.nodes, subnet, dhcpOk ? dhcp : undefined));
+    problems.push(...checkNodes(parsed, subnet, dhcpOk ? dhcp : undefined));
 
     const mode = resolveVipMode(parsed, problems);
     const bgp = resolveBgp(parsed, mode, problems);
@@ -511,7 +522,7 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         subnet,
         vip: { ...parsed.vip, address: vipAddress, picked: parsed.vip.address === undefined, mode, bgp },
         kubeProxyStrictArp: strictArp,
-        ssh: { ...parsed.ssh, user: parsed.ssh.user ?? (parsed.backend === "hcloud" ? "root" : "kube") },
+        ssh: { ...parsed.ssh, user: parsed.ssh.user ?? (parsed.backend === "libvirt" ? "kube" : "root") },
         apiServerUrl: `https://${vipAddress}:${API_PORT}`,
     };
 }

@@ -136,7 +136,8 @@ export function knownAfterCreate(what: string): string {
 
 /** Machines as `render` shows them: on hcloud the public IPs are placeholders. */
 export function renderTimeMachines(config: ClusterConfig): InventoryMachine[] {
+    const given = new Map(config.nodes.map((n) => [n.name, n.sshAddress]));
     return plannedMachines(config, (name, ip) =>
-        config.backend === "hcloud" ? knownAfterCreate(`public IPv4 of ${name}`) : ip,
+        config.backend === "hcloud" ? knownAfterCreate(`public IPv4 of ${name}`) : given.get(name) ?? ip,
     );
 }

@@ -1,5 +1,5 @@
 import { ConfigError, parseClusterConfig } from "../components/config";
-import { hcloudRaw, libvirtRaw } from "./fixtures";
+import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
 
 const parse = (raw: unknown) => parseClusterConfig(raw, { stack: "test" });
 
@@ -58,6 +58,12 @@ describe("valid configs", () => {
         expect(config.vip.bgp).toEqual({ routerId: "192.168.122.21", localAs: 65001, peers: [{ address: "192.168.122.1", as: 65000 }] });
         expect(config.kubeProxyStrictArp).toBe(false);
     });
+    it("accepts bare-metal machines that already trust the key, ARP by default", () => {
+        const config = parse(baremetalRaw());
+        expect(config.vip.mode).toBe("arp");
+        expect(config.ssh).toMatchObject({ user: "root", port: 22, waitSeconds: 300 });
+        expect(config.nodes[1].sshAddress).toBe("127.0.0.1");
+    });
     it("reports every problem at once", () => {
         const raw = libvirtRaw();
         raw.vip.address = "192.168.122.1";
@@ -104,6 +110,8 @@ describe("bad input fails naming the config key", () => {
     it("ARP mode on Hetzner Cloud", () => expectRejected((r) => (r.vip.mode = "arp"), /^vip\.mode$/, /layer 3/, hcloudRaw));
     it("BGP mode on Hetzner Cloud", () => expectRejected((r) => (r.vip.mode = "bgp"), /^vip\.mode$/, /layer 3/, hcloudRaw));
     it("loadbalancer mode on libvirt", () => expectRejected((r) => (r.vip.mode = "loadbalancer"), /^vip\.mode$/, /Hetzner/));
+    it("loadbalancer mode on bare metal", () => expectRejected((r) => (r.vip.mode = "loadbalancer"), /^vip\.mode$/, /on baremetal use arp or bgp/, baremetalRaw));
+    it("sshAddress on a backend that creates its nodes", () => expectRejected((r) => (r.nodes[0].sshAddress = "1.2.3.4"), /^nodes\[0\]\.sshAddress$/, /only for backend baremetal/));
     it("unknown VIP mode", () => expectRejected((r) => (r.vip.mode = "vrrp"), /^vip\.mode$/));
     it("BGP without router id", () => expectRejected((r) => { r.vip.mode = "bgp"; r.vip.bgp = { localAs: 65000, peers: [{ address: "192.168.122.1", as: 65000 }] }; }, /^vip\.bgp\.routerId$/, /required/));
     it("BGP without local AS", () => expectRejected((r) => { r.vip.mode = "bgp"; r.vip.bgp = { routerId: "192.168.122.21", peers: [{ address: "192.168.122.1", as: 65000 }] }; }, /^vip\.bgp\.localAs$/, /required/));

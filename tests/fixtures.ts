@@ -34,3 +34,17 @@ export function hcloudRaw(controlPlanes = 3, workers = 2): any {
         nodes,
     };
 }
+
+export function baremetalRaw(): any {
+    return {
+        backend: "baremetal",
+        network: { cidr: "10.250.0.0/24" },
+        vip: { address: "10.250.0.100" },
+        ssh: { user: "root", privateKeyPath: "/nonexistent/id_ed25519" },
+        nodes: [
+            { name: "node1", ip: "10.250.0.11", roles: ["control-plane", "etcd", "worker"] },
+            { name: "node2", ip: "10.250.0.12", roles: ["control-plane", "etcd", "worker"], sshAddress: "127.0.0.1" },
+            { name: "node3", ip: "10.250.0.13", roles: ["control-plane", "etcd", "worker"] },
+        ],
+    };
+}

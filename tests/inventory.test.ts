@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { parseClusterConfig } from "../components/config";
 import { renderInventory, renderTimeMachines } from "../components/inventory";
 import { readStackConfig } from "../components/stackfile";
-import { hcloudRaw, libvirtRaw } from "./fixtures";
+import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
 
 const root = path.join(__dirname, "..");
 const render = (raw: any) => {
@@ -55,6 +55,11 @@ describe("hosts.yaml", () => {
         expect(h.all.hosts.kubenode1.etcd_member_name).toBeUndefined();
         expect(h.all.hosts.etcd9.etcd_member_name).toBe("etcd3");
         expect(h.all.hosts.worker1.etcd_member_name).toBeUndefined();
+    });
+    it("connects to a bare-metal node at its sshAddress, else its ip", () => {
+        const h = parse(render(baremetalRaw())["hosts.yaml"]);
+        expect(h.all.hosts.node1).toMatchObject({ ansible_host: "10.250.0.11", ip: "10.250.0.11" });
+        expect(h.all.hosts.node2).toMatchObject({ ansible_host: "127.0.0.1", ip: "10.250.0.12" });
     });
     it("shows hcloud public IPs as an explicit placeholder", () => {
         const h = parse(render(hcloudRaw())["hosts.yaml"]);
