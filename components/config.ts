@@ -2,7 +2,8 @@
 // cross-field rules, validated once. Pure: nothing here imports Pulumi, so the
 // offline `render` script and the Pulumi program share exactly the same checks.
 import { z } from "zod";
-import { AddressRange, checkDhcpRange, checkVip, hostAddressProblem, inRange, inSubnet, isIPv4, parseSubnet, pickVip, RuleViolation, Subnet } from "./vip";
+import { hcloudProblems } from "./hcloud-spec";
+import { AddressRange, API_PORT, checkDhcpRange, checkVip, hostAddressProblem, inRange, inSubnet, isIPv4, parseSubnet, pickVip, RuleViolation, Subnet } from "./vip";
 
 export const CONFIG_NAMESPACE = "kubespray-ha";
 export const CONFIG_KEY = "cluster";
@@ -236,7 +237,7 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
     apiServerUrl: string;
 }
 
-export const API_PORT = 6443;
+export { API_PORT };
 
 /** A stack config that breaks a rule. `problems` name the config keys; the message lists them all. */
 export class ConfigError extends Error {
@@ -516,7 +517,7 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     if (problems.length > 0 || !subnet || !vipAddress) {
         throw new ConfigError(problems);
     }
-    return {
+    const config: ClusterConfig = {
         ...parsed,
         name: parsed.name ?? options.stack,
         subnet,
@@ -525,6 +526,12 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         ssh: { ...parsed.ssh, user: parsed.ssh.user ?? (parsed.backend === "libvirt" ? "kube" : "root") },
         apiServerUrl: `https://${vipAddress}:${API_PORT}`,
     };
+    // Hetzner's own limits (labels, zones, name lengths, placement groups) need the normalised config.
+    const backendProblems = config.backend === "hcloud" ? hcloudProblems(config) : [];
+    if (backendProblems.length > 0) {
+        throw new ConfigError(backendProblems);
+    }
+    return config;
 }
 
 /** Nodes that hold a role, in config order. */

@@ -2,6 +2,9 @@
 // `ip-address` library (no hand-written IP math). Nothing here imports Pulumi.
 import { Address4 } from "ip-address";
 
+/** The Kubernetes API port behind the VIP. */
+export const API_PORT = 6443;
+
 /** An IPv4 subnet as the rules see it. */
 export interface Subnet {
     /** Canonical CIDR, e.g. 192.168.122.0/24. */

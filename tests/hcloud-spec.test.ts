@@ -1,0 +1,252 @@
+// The Hetzner backend's pure logic: firewall rules, server specs, labels and the Hetzner
+// rules the generic schema does not check. No Pulumi, no mocks.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, parseClusterConfig } from "../components/config";
+import {
+    API_HEALTH_CHECK,
+    clusterLabels,
+    firewallRules,
+    hcloudProblems,
+    networkIpRange,
+    serverLabels,
+    serverSpecs,
+} from "../components/hcloud-spec";
+import { readStackConfig } from "../components/stackfile";
+import { hcloudRaw, libvirtRaw } from "./fixtures";
+
+const root = path.join(__dirname, "..");
+
+const parse = (raw: any, stack = "hetzner") => parseClusterConfig(raw, { stack });
+/** The keys parseClusterConfig refuses (it runs hcloudProblems on every hcloud config). */
+const keys = (raw: any): string[] => {
+    try {
+        parse(raw);
+        return [];
+    } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        return err.problems.map((p) => p.key);
+    }
+};
+
+describe("firewallRules", () => {
+    it("opens SSH and the API to their configured sources, ICMP to the SSH sources, nothing else", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.firewall = { sshSourceCidrs: ["203.0.113.0/24", "198.51.100.7/32"], apiSourceCidrs: ["192.0.2.0/24"] };
+        expect(firewallRules(parse(raw))).toEqual([
+            { description: "SSH for Ansible", direction: "in", protocol: "tcp", port: "22", sourceIps: ["203.0.113.0/24", "198.51.100.7/32"] },
+            { description: "Kubernetes API", direction: "in", protocol: "tcp", port: "6443", sourceIps: ["192.0.2.0/24"] },
+            { description: "ICMP from the SSH sources", direction: "in", protocol: "icmp", sourceIps: ["203.0.113.0/24", "198.51.100.7/32"] },
+        ]);
+    });
+
+    it("leaves the API closed when apiSourceCidrs is empty", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.firewall.apiSourceCidrs = [];
+        const rules = firewallRules(parse(raw));
+        expect(rules.map((r) => `${r.protocol}/${r.port ?? "-"}`)).toEqual(["tcp/22", "icmp/-"]);
+    });
+
+    it("never opens a rule to the whole internet or without sources", () => {
+        for (const rule of firewallRules(parse(hcloudRaw()))) {
+            expect(rule.sourceIps.length).toBeGreaterThan(0);
+            expect(rule.sourceIps).not.toContain("0.0.0.0/0");
+            expect(rule.direction).toBe("in");
+        }
+    });
+
+    it("lists each source once", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.firewall.sshSourceCidrs = ["203.0.113.0/24", "203.0.113.0/24"];
+        expect(firewallRules(parse(raw))[0].sourceIps).toEqual(["203.0.113.0/24"]);
+    });
+});
+
+describe("serverSpecs", () => {
+    it("gives every node its fixed private IP, the defaults and a prefixed Hetzner name", () => {
+        const specs = serverSpecs(parse(hcloudRaw(3, 2)));
+        expect(specs.map((s) => [s.node, s.serverName, s.ip])).toEqual([
+            ["cp1", "hetzner-cp1", "10.0.1.11"],
+            ["cp2", "hetzner-cp2", "10.0.1.12"],
+            ["cp3", "hetzner-cp3", "10.0.1.13"],
+            ["worker1", "hetzner-worker1", "10.0.1.101"],
+            ["worker2", "hetzner-worker2", "10.0.1.102"],
+        ]);
+        for (const s of specs) {
+            expect([s.serverType, s.image, s.location]).toEqual(["cx22", "ubuntu-24.04", "nbg1"]);
+        }
+    });
+
+    it("lets a node override serverType, image and location", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.serverType = "cx32";
+        raw.nodes[3] = { ...raw.nodes[3], serverType: "ccx23", image: "debian-12", location: "fsn1" };
+        const specs = serverSpecs(parse(raw));
+        expect(specs[0]).toMatchObject({ serverType: "cx32", image: "ubuntu-24.04", location: "nbg1" });
+        expect(specs[3]).toMatchObject({ node: "worker1", serverType: "ccx23", image: "debian-12", location: "fsn1" });
+    });
+
+    it("targets only control planes, and spreads control-plane and etcd nodes", () => {
+        const raw = hcloudRaw(3, 2);
+        raw.nodes.push({ name: "etcd-only", ip: "10.0.1.50", roles: ["etcd"] });
+        raw.nodes.push({ name: "etcd-only2", ip: "10.0.1.51", roles: ["etcd"] });
+        const specs = serverSpecs(parse(raw));
+        expect(specs.filter((s) => s.loadBalancerTarget).map((s) => s.node)).toEqual(["cp1", "cp2", "cp3"]);
+        expect(specs.filter((s) => s.spread).map((s) => s.node)).toEqual(["cp1", "cp2", "cp3", "etcd-only", "etcd-only2"]);
+    });
+});
+
+describe("labels", () => {
+    it("adds the cluster, node and role labels to hcloud.labels", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.labels = { team: "platform", env: "prod" };
+        const config = parse(raw);
+        expect(clusterLabels(config)).toEqual({ env: "prod", "kubespray-ha/cluster": "hetzner", team: "platform" });
+        expect(serverLabels(config, config.nodes[0])).toEqual({
+            env: "prod",
+            team: "platform",
+            "kubespray-ha/cluster": "hetzner",
+            "kubespray-ha/node": "cp1",
+            "kubespray-ha/control-plane": "true",
+            "kubespray-ha/etcd": "true",
+        });
+        expect(serverSpecs(config)[4].labels).toMatchObject({ "kubespray-ha/worker": "true", "kubespray-ha/node": "worker2" });
+        expect(serverSpecs(config)[4].labels).not.toHaveProperty("kubespray-ha/control-plane");
+    });
+
+    it("renders labels in a stable key order", () => {
+        const a = hcloudRaw();
+        a.hcloud.labels = { b: "1", a: "2" };
+        const b = hcloudRaw();
+        b.hcloud.labels = { a: "2", b: "1" };
+        expect(JSON.stringify(serverSpecs(parse(a)))).toBe(JSON.stringify(serverSpecs(parse(b))));
+    });
+});
+
+describe("networkIpRange", () => {
+    it("defaults to the node subnet and takes hcloud.networkIpRange", () => {
+        expect(networkIpRange(parse(hcloudRaw()))).toBe("10.0.1.0/24");
+        const raw = hcloudRaw();
+        raw.hcloud.networkIpRange = "10.0.0.0/16";
+        expect(networkIpRange(parse(raw))).toBe("10.0.0.0/16");
+    });
+});
+
+describe("hcloudProblems", () => {
+    it("accepts the fixture", () => {
+        expect(hcloudProblems(parse(hcloudRaw(3, 2)))).toEqual([]);
+        expect(hcloudProblems(parse(hcloudRaw(5, 3)))).toEqual([]);
+    });
+
+    it("refuses another backend, naming backend", () => {
+        expect(hcloudProblems(parse(libvirtRaw()))).toEqual([
+            { key: "backend", message: expect.stringMatching(/libvirt/) },
+        ]);
+    });
+
+    it("refuses an SSH port other than 22, naming ssh.port", () => {
+        const raw = hcloudRaw();
+        raw.ssh.port = 2222;
+        expect(keys(raw)).toEqual(["ssh.port"]);
+    });
+
+    it("refuses invalid or reserved label keys and values, naming the label", () => {
+        const raw = hcloudRaw();
+        raw.hcloud.labels = { "bad key": "x", "kubespray-ha/cluster": "other", "hetzner.cloud/x": "y", ok: "has space", fine: "" };
+        expect(keys(raw).sort()).toEqual([
+            "hcloud.labels.bad key",
+            "hcloud.labels.hetzner.cloud/x",
+            "hcloud.labels.kubespray-ha/cluster",
+            "hcloud.labels.ok",
+        ]);
+    });
+
+    it("refuses a location outside hcloud.networkZone, naming it", () => {
+        const raw = hcloudRaw();
+        raw.nodes[1].location = "ash";
+        expect(keys(raw)).toEqual(["nodes[1].location"]);
+        const lb = hcloudRaw();
+        lb.hcloud.location = "hil";
+        expect(keys(lb)).toEqual(["hcloud.location"]);
+        const zone = hcloudRaw();
+        zone.hcloud = { ...zone.hcloud, location: "ash", networkZone: "us-east" };
+        expect(keys(zone)).toEqual([]);
+    });
+
+    it("refuses a network outside RFC 1918, naming the key that sets it", () => {
+        const raw = hcloudRaw();
+        raw.network.cidr = "100.64.1.0/24";
+        raw.vip.address = "100.64.1.5";
+        raw.nodes.forEach((n: any, i: number) => (n.ip = `100.64.1.${20 + i}`));
+        expect(keys(raw)).toEqual(["network.cidr"]);
+        const range = hcloudRaw();
+        range.hcloud.networkIpRange = "8.0.0.0/6";
+        expect(keys(range)).toEqual(["hcloud.networkIpRange"]);
+    });
+
+    it("refuses more control-plane/etcd nodes than a spread group holds", () => {
+        expect(keys(hcloudRaw(11, 1))).toEqual(["nodes"]);
+    });
+
+    it("refuses a server name longer than 63 characters", () => {
+        const raw = hcloudRaw();
+        raw.name = "a".repeat(60);
+        expect(keys(raw)).toEqual(["nodes[0].name", "nodes[1].name", "nodes[2].name", "nodes[3].name", "nodes[4].name"]);
+    });
+});
+
+describe("hcloud config rules (parseClusterConfig)", () => {
+    it("fails ARP mode on hcloud at parse, naming vip.mode", () => {
+        const raw = hcloudRaw();
+        raw.vip.mode = "arp";
+        expect(() => parse(raw)).toThrow(/vip\.mode: arp cannot hold a VIP on Hetzner Cloud/);
+    });
+
+    it("defaults hcloud to loadbalancer mode", () => {
+        expect(parse(hcloudRaw()).vip.mode).toBe("loadbalancer");
+    });
+});
+
+describe("API_HEALTH_CHECK", () => {
+    it("checks TCP on the API port, timing out before the next check", () => {
+        expect(API_HEALTH_CHECK).toMatchObject({ protocol: "tcp", port: 6443 });
+        expect(API_HEALTH_CHECK.timeout).toBeLessThan(API_HEALTH_CHECK.interval);
+    });
+});
+
+describe("the example stack Pulumi.hetzner.yaml", () => {
+    const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
+    const config = () => parse(readStackConfig(read("Pulumi.yaml"), read("Pulumi.hetzner.yaml"), "hetzner").cluster);
+
+    it("is a valid hcloud stack: 3 control planes, 2 workers, the Load Balancer VIP", () => {
+        const c = config();
+        expect(c.backend).toBe("hcloud");
+        expect(c.vip).toMatchObject({ mode: "loadbalancer", address: "10.0.1.10", picked: false });
+        expect(serverSpecs(c).filter((s) => s.loadBalancerTarget)).toHaveLength(3);
+        expect(c.nodes.filter((n) => n.roles.includes("worker"))).toHaveLength(2);
+        expect(hcloudProblems(c)).toEqual([]);
+    });
+
+    it("uses documentation addresses as firewall placeholders and tells how to set the token", () => {
+        const c = config();
+        expect([...c.hcloud.firewall.sshSourceCidrs, ...c.hcloud.firewall.apiSourceCidrs]).toEqual(["203.0.113.0/24", "203.0.113.0/24"]);
+        expect(read("Pulumi.hetzner.yaml")).toMatch(/pulumi config set --secret hcloud:token/);
+    });
+
+    it("renders offline with `render --stack hetzner`, public IPs as placeholders", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "kha-hetzner-"));
+        const tsNode = path.join(root, "node_modules", ".bin", "ts-node");
+        const result = spawnSync(tsNode, ["--transpile-only", path.join(root, "scripts", "render.ts"), "--stack", "hetzner", "--out", out], { cwd: root, encoding: "utf8" });
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        const inventory = path.join(out, "inventory");
+        expect(parseYaml(fs.readFileSync(path.join(inventory, "group_vars/k8s_cluster/kube-vip.yml"), "utf8"))).toEqual({ kube_vip_enabled: false });
+        const vars = parseYaml(fs.readFileSync(path.join(inventory, "group_vars/k8s_cluster/k8s-cluster.yml"), "utf8"));
+        expect(vars.loadbalancer_apiserver).toEqual({ address: "10.0.1.10", port: 6443 });
+        const hosts = parseYaml(fs.readFileSync(path.join(inventory, "hosts.yaml"), "utf8")).all.hosts;
+        expect(hosts.cp1).toMatchObject({ ansible_host: "<known after create: public IPv4 of cp1>", ip: "10.0.1.11" });
+    });
+});

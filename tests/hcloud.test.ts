@@ -1,0 +1,378 @@
+// HcloudCluster under Pulumi's mock runtime: what it registers, with which inputs and
+// options, for 3 and 5 control planes. The mock records every resource and throws on any
+// invoke it does not know; a transformation on the component records each child's options.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { ClusterConfig, parseClusterConfig } from "../components/config";
+import { HcloudCluster } from "../components/hcloud";
+import { firewallRules } from "../components/hcloud-spec";
+import { renderInventory } from "../components/inventory";
+import { readStackConfig } from "../components/stackfile";
+import { hcloudRaw, libvirtRaw, PUBLIC_KEY } from "./fixtures";
+
+interface Registered {
+    type: string;
+    name: string;
+    inputs: any;
+    provider?: string;
+    id: string;
+}
+interface Child {
+    type: string;
+    name: string;
+    props: any;
+    opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
+    resource: pulumi.Resource;
+}
+
+const TOKEN = "hcloud-test-token-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
+const EXISTING_KEY_ID = 4711;
+const registered: Registered[] = [];
+const invokes: { token: string; inputs: any }[] = [];
+let nextId = 1000;
+
+beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const id = String(nextId++);
+                registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider, id });
+                const state: Record<string, unknown> = { ...args.inputs };
+                if (args.type === "hcloud:index/server:Server") {
+                    // A public IPv4 derived from the private one, so tests can tell them apart.
+                    state.ipv4Address = `198.51.100.${String(args.inputs.networks[0].ip).split(".")[3]}`;
+                }
+                return { id, state };
+            },
+            call: (args) => {
+                invokes.push({ token: args.token, inputs: args.inputs });
+                if (args.token === "hcloud:index/getSshKey:getSshKey") {
+                    return { id: EXISTING_KEY_ID, name: args.inputs.name, publicKey: PUBLIC_KEY, fingerprint: "aa:bb", labels: {} };
+                }
+                throw new Error(`unmocked invoke ${args.token}`);
+            },
+        },
+        "kubespray-ha",
+        "hetzner",
+        false,
+    );
+});
+
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+interface Built {
+    config: ClusterConfig;
+    cluster: HcloudCluster;
+    /** What the mock engine registered for this cluster, in order. */
+    resources: Registered[];
+    /** The children as the component constructed them, with their resource options. */
+    children: Child[];
+}
+
+async function build(name: string, raw: any, args: { sshPublicKey?: string; hcloudToken?: pulumi.Input<string> } = {}): Promise<Built> {
+    const config = parseClusterConfig(raw, { stack: "hetzner" });
+    const all: Child[] = [];
+    const cluster = new HcloudCluster(
+        name,
+        { config, sshPublicKey: "sshPublicKey" in args ? args.sshPublicKey : PUBLIC_KEY, hcloudToken: args.hcloudToken ?? pulumi.secret(TOKEN) },
+        {
+            transformations: [
+                (t) => {
+                    all.push({ type: t.type, name: t.name, props: t.props, opts: t.opts, resource: t.resource });
+                    return undefined;
+                },
+            ],
+        },
+    );
+    // Every registration has reached the mock once each resource has its URN.
+    await Promise.all(all.map((c) => valueOf(c.resource.urn)));
+    await Promise.all(cluster.machines.map((m) => valueOf(m.sshAddress)));
+    const children = all.filter((c) => c.resource !== cluster);
+    const resources = registered.filter((r) => r.name.startsWith(`${name}-`));
+    return { config, cluster, resources, children };
+}
+
+/** A resource's logical name; compare names, not Resource objects (jest cannot print those). */
+function nameOf(b: Built, resource: unknown): string {
+    if (resource === b.cluster) return "(component)";
+    return b.children.find((c) => c.resource === resource)?.name ?? "(not a child)";
+}
+
+const byType = (rs: Registered[], type: string) => rs.filter((r) => r.type === `hcloud:index/${type}`);
+const one = (rs: Registered[], type: string) => {
+    const found = byType(rs, type);
+    expect(found).toHaveLength(1);
+    return found[0];
+};
+const countTypes = (rs: { type: string }[]) =>
+    rs.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {});
+
+describe.each([
+    [3, 2],
+    [5, 3],
+])("HcloudCluster with %i control planes and %i workers", (controlPlanes, workers) => {
+    const name = `c${controlPlanes}`;
+    let b: Built;
+    beforeAll(async () => {
+        b = await build(name, hcloudRaw(controlPlanes, workers));
+    });
+    const cpNames = () => b.config.nodes.filter((n) => n.roles.includes("control-plane")).map((n) => n.name);
+
+    it("registers exactly the expected resources", () => {
+        expect(countTypes(b.resources)).toEqual({
+            "pulumi:providers:hcloud": 1,
+            "hcloud:index/network:Network": 1,
+            "hcloud:index/networkSubnet:NetworkSubnet": 1,
+            "hcloud:index/sshKey:SshKey": 1,
+            "hcloud:index/placementGroup:PlacementGroup": 1,
+            "hcloud:index/firewall:Firewall": 1,
+            "hcloud:index/server:Server": controlPlanes + workers,
+            "hcloud:index/loadBalancer:LoadBalancer": 1,
+            "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork": 1,
+            "hcloud:index/loadBalancerService:LoadBalancerService": 1,
+            "hcloud:index/loadBalancerTarget:LoadBalancerTarget": controlPlanes,
+        });
+        expect(b.children).toHaveLength(b.resources.length);
+    });
+
+    it("names children <name>-<role> and parents them to the component", async () => {
+        const nodes = b.config.nodes.map((n) => n.name);
+        expect(b.resources.map((r) => r.name).sort()).toEqual(
+            [
+                "provider", "network", "subnet", "ssh-key", "spread", "firewall", "api-lb", "api-lb-network", "api-lb-service",
+                ...nodes,
+                ...cpNames().map((n) => `api-lb-target-${n}`),
+            ].map((n) => `${name}-${n}`).sort(),
+        );
+        const componentUrn = await valueOf(b.cluster.urn);
+        expect(componentUrn).toMatch(/::kubespray-ha:index:HcloudCluster::/);
+        for (const child of b.children) {
+            expect([child.name, nameOf(b, child.opts.parent)]).toEqual([child.name, "(component)"]);
+            expect(await valueOf(child.resource.urn)).toContain(`::kubespray-ha:index:HcloudCluster$${child.type}::${child.name}`);
+        }
+    });
+
+    it("manages every hcloud resource through its own provider, never the default one", async () => {
+        const providerRef = `${await valueOf(b.cluster.provider.urn)}::${await valueOf(b.cluster.provider.id)}`;
+        for (const r of b.resources.filter((x) => x.type.startsWith("hcloud:"))) {
+            expect([r.name, r.provider]).toEqual([r.name, providerRef]);
+        }
+        expect(registered.filter((r) => r.type === "pulumi:providers:hcloud" && /default/.test(r.name))).toEqual([]);
+    });
+
+    it("creates the network from the config and the cloud subnet in it", () => {
+        const network = one(b.resources, "network:Network");
+        const subnet = one(b.resources, "networkSubnet:NetworkSubnet");
+        expect(network.inputs).toMatchObject({ name: "hetzner-network", ipRange: "10.0.1.0/24" });
+        expect(subnet.inputs).toEqual({ networkId: Number(network.id), type: "cloud", networkZone: "eu-central", ipRange: "10.0.1.0/24" });
+    });
+
+    it("gives each server its fixed private IP in the subnet, the firewall, and its role labels", () => {
+        const subnet = one(b.resources, "networkSubnet:NetworkSubnet");
+        const firewall = one(b.resources, "firewall:Firewall");
+        const sshKey = one(b.resources, "sshKey:SshKey");
+        const spread = one(b.resources, "placementGroup:PlacementGroup");
+        const servers = byType(b.resources, "server:Server");
+        // The mock sees registrations in the order their inputs resolve, not config order.
+        const networks = Object.fromEntries(servers.map((s) => [s.name, s.inputs.networks]));
+        expect(networks).toEqual(
+            Object.fromEntries(b.config.nodes.map((n) => [`${name}-${n.name}`, [{ subnetId: subnet.id, ip: n.ip, aliasIps: [] }]])),
+        );
+        for (const s of servers) {
+            const node = b.config.nodes.find((n) => `${name}-${n.name}` === s.name)!;
+            const isCp = node.roles.includes("control-plane");
+            expect(s.inputs).toMatchObject({
+                name: `hetzner-${node.name}`,
+                serverType: "cx22",
+                image: "ubuntu-24.04",
+                location: "nbg1",
+                sshKeys: [sshKey.id],
+                firewallIds: [Number(firewall.id)],
+            });
+            expect(s.inputs.placementGroupId).toBe(isCp ? Number(spread.id) : undefined);
+            expect(s.inputs.labels["kubespray-ha/control-plane"]).toBe(isCp ? "true" : undefined);
+            expect(s.inputs.labels["kubespray-ha/worker"]).toBe(isCp ? undefined : "true");
+            expect(s.inputs.labels["kubespray-ha/cluster"]).toBe("hetzner");
+        }
+        expect(spread.inputs.type).toBe("spread");
+    });
+
+    it("allows exactly SSH and the API from their sources, and ICMP from the SSH sources", () => {
+        const firewall = one(b.resources, "firewall:Firewall");
+        expect(firewall.inputs.rules).toEqual([
+            { description: "SSH for Ansible", direction: "in", protocol: "tcp", port: "22", sourceIps: ["203.0.113.0/24"] },
+            { description: "Kubernetes API", direction: "in", protocol: "tcp", port: "6443", sourceIps: ["203.0.113.0/24"] },
+            { description: "ICMP from the SSH sources", direction: "in", protocol: "icmp", sourceIps: ["203.0.113.0/24"] },
+        ]);
+        expect(firewall.inputs.rules).toEqual(firewallRules(b.config));
+    });
+
+    it("puts the Load Balancer's private IP at the VIP, without a public interface", async () => {
+        const lb = one(b.resources, "loadBalancer:LoadBalancer");
+        const lbNet = one(b.resources, "loadBalancerNetwork:LoadBalancerNetwork");
+        const subnet = one(b.resources, "networkSubnet:NetworkSubnet");
+        expect(lb.inputs).toMatchObject({ name: "hetzner-api", loadBalancerType: "lb11", location: "nbg1" });
+        expect(lbNet.inputs).toEqual({ loadBalancerId: Number(lb.id), subnetId: subnet.id, ip: "10.0.1.5", enablePublicInterface: false });
+        expect(await valueOf(b.cluster.loadBalancerIp)).toBe(b.config.vip.address);
+    });
+
+    it("forwards TCP 6443 to 6443 with a TCP health check", () => {
+        const lb = one(b.resources, "loadBalancer:LoadBalancer");
+        const service = one(b.resources, "loadBalancerService:LoadBalancerService");
+        expect(service.inputs).toEqual({
+            loadBalancerId: lb.id,
+            protocol: "tcp",
+            listenPort: 6443,
+            destinationPort: 6443,
+            healthCheck: { protocol: "tcp", port: 6443, interval: 5, timeout: 3, retries: 3 },
+        });
+    });
+
+    it("targets the control-plane servers, and only them, by private IP", () => {
+        const lb = one(b.resources, "loadBalancer:LoadBalancer");
+        const serverIds = new Map(byType(b.resources, "server:Server").map((s) => [s.name, Number(s.id)]));
+        const targets = byType(b.resources, "loadBalancerTarget:LoadBalancerTarget");
+        const byServer = (t: { serverId: number }, u: { serverId: number }) => t.serverId - u.serverId;
+        expect(targets.map((t) => t.inputs).sort(byServer)).toEqual(
+            cpNames()
+                .map((n) => ({ loadBalancerId: Number(lb.id), type: "server", serverId: serverIds.get(`${name}-${n}`)!, usePrivateIp: true }))
+                .sort(byServer),
+        );
+        expect(targets).toHaveLength(controlPlanes);
+    });
+
+    it("orders the servers after the subnet and the targets after the Load Balancer's network attachment", () => {
+        const dependsOn = (n: string) => {
+            const child = b.children.find((c) => c.name === `${name}-${n}`)!;
+            return [child.name, ((child.opts.dependsOn ?? []) as pulumi.Resource[]).map((r) => nameOf(b, r))];
+        };
+        for (const node of b.config.nodes) {
+            expect(dependsOn(node.name)).toEqual([`${name}-${node.name}`, [`${name}-subnet`]]);
+        }
+        expect(dependsOn("api-lb-network")).toEqual([`${name}-api-lb-network`, [`${name}-subnet`]]);
+        for (const cp of cpNames()) {
+            expect(dependsOn(`api-lb-target-${cp}`)).toEqual([`${name}-api-lb-target-${cp}`, [`${name}-api-lb-network`]]);
+        }
+    });
+
+    it("never replaces a server for an image or SSH key change, and deletes before replacing", () => {
+        // The provider holds no Hetzner object; everything else has a fixed identity there.
+        for (const c of b.children.filter((x) => x.type !== "pulumi:providers:hcloud")) {
+            expect([c.name, c.opts.deleteBeforeReplace]).toEqual([c.name, true]);
+            if (c.type === "hcloud:index/server:Server") {
+                expect(c.opts.ignoreChanges).toEqual(["image", "sshKeys"]);
+                // Labels must stay updatable in place.
+                expect(c.opts.ignoreChanges).not.toContain("labels");
+            } else {
+                expect(c.opts.ignoreChanges).toBeUndefined();
+            }
+        }
+    });
+
+    it("exposes the machines: config name, roles and private IP, public IPv4 for SSH, the server", async () => {
+        expect(b.cluster.machines.map((m) => [m.name, m.roles, m.ip])).toEqual(b.config.nodes.map((n) => [n.name, n.roles, n.ip]));
+        for (const m of b.cluster.machines) {
+            expect(await valueOf(m.sshAddress)).toBe(`198.51.100.${m.ip.split(".")[3]}`);
+            expect(nameOf(b, m.resource)).toBe(`${name}-${m.name}`);
+            expect(m.resource === b.cluster.servers[m.name]).toBe(true);
+        }
+    });
+
+    it("renders group_vars without kube-vip and with the API at the Load Balancer's IP", async () => {
+        const machines = await Promise.all(
+            b.cluster.machines.map(async (m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: await valueOf(m.sshAddress) })),
+        );
+        const files = renderInventory(b.config, machines);
+        const lbIp = await valueOf(b.cluster.loadBalancerIp);
+        expect(parse(files["group_vars/k8s_cluster/kube-vip.yml"])).toEqual({ kube_vip_enabled: false });
+        const vars = parse(files["group_vars/k8s_cluster/k8s-cluster.yml"]);
+        expect(vars.loadbalancer_apiserver).toEqual({ address: lbIp, port: 6443 });
+        expect(vars.apiserver_loadbalancer_domain_name).toBe(lbIp);
+        const hosts = parse(files["hosts.yaml"]).all.hosts;
+        expect(hosts.cp1).toMatchObject({ ansible_host: "198.51.100.11", ip: "10.0.1.11" });
+        expect(Object.keys(parse(files["hosts.yaml"]).all.children.kube_control_plane.hosts)).toEqual(cpNames());
+    });
+});
+
+describe("HcloudCluster options", () => {
+    it("gives the Load Balancer a public interface when hcloud.enablePublicInterface is true", async () => {
+        const raw = hcloudRaw();
+        raw.hcloud.enablePublicInterface = true;
+        const b = await build("pub", raw);
+        expect(one(b.resources, "loadBalancerNetwork:LoadBalancerNetwork").inputs.enablePublicInterface).toBe(true);
+    });
+
+    it("uses an existing SSH key named by hcloud.sshKeyName instead of uploading one", async () => {
+        const raw = hcloudRaw();
+        delete raw.ssh.publicKey;
+        raw.hcloud.sshKeyName = "ops-key";
+        const b = await build("named", raw, { sshPublicKey: undefined });
+        expect(byType(b.resources, "sshKey:SshKey")).toEqual([]);
+        expect(invokes).toContainEqual({ token: "hcloud:index/getSshKey:getSshKey", inputs: { name: "ops-key" } });
+        for (const s of byType(b.resources, "server:Server")) {
+            expect(s.inputs.sshKeys).toEqual([String(EXISTING_KEY_ID)]);
+        }
+    });
+
+    it("applies per-node server type, image and location", async () => {
+        const raw = hcloudRaw();
+        raw.nodes[4] = { ...raw.nodes[4], serverType: "ccx33", image: "debian-12", location: "fsn1" };
+        const b = await build("override", raw);
+        expect(byType(b.resources, "server:Server").find((s) => s.name === "override-worker2")!.inputs).toMatchObject({
+            serverType: "ccx33",
+            image: "debian-12",
+            location: "fsn1",
+        });
+    });
+});
+
+describe("HcloudCluster from the example stack Pulumi.hetzner.yaml", () => {
+    it("builds 3 targets, the VIP 10.0.1.10 and the per-node server type", async () => {
+        const root = path.join(__dirname, "..");
+        const read = (f: string) => fs.readFileSync(path.join(root, f), "utf8");
+        const { cluster } = readStackConfig(read("Pulumi.yaml"), read("Pulumi.hetzner.yaml"), "hetzner");
+        const b = await build("example", cluster);
+        expect(byType(b.resources, "loadBalancerTarget:LoadBalancerTarget")).toHaveLength(3);
+        expect(await valueOf(b.cluster.loadBalancerIp)).toBe("10.0.1.10");
+        expect(one(b.resources, "network:Network").inputs.ipRange).toBe("10.0.0.0/16");
+        const worker = byType(b.resources, "server:Server").find((s) => s.name === "example-worker1")!;
+        expect(worker.inputs).toMatchObject({ serverType: "cx32", labels: { environment: "example", "kubespray-ha/worker": "true" } });
+    });
+});
+
+describe("HcloudCluster secrets", () => {
+    it("gives the token to the provider as a secret, and to nothing else", async () => {
+        // Even a token passed in plain arrives at the provider wrapped as a secret.
+        const b = await build("secret", hcloudRaw(), { hcloudToken: TOKEN });
+        const provider = b.children.find((c) => c.type === "pulumi:providers:hcloud")!;
+        expect(await pulumi.isSecret(provider.props.token)).toBe(true);
+        expect(one(b.resources, "network:Network")).toBeDefined();
+        // The engine receives it as a secret value (Pulumi's secret signature), not as plain text.
+        const recordedProvider = b.resources.find((r) => r.type === "pulumi:providers:hcloud")!;
+        expect(recordedProvider.inputs.token).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: TOKEN });
+        const holders = b.resources.filter((r) => JSON.stringify(r.inputs).includes(TOKEN)).map((r) => r.name);
+        expect(holders).toEqual(["secret-provider"]);
+    });
+});
+
+describe("HcloudCluster config errors", () => {
+    const attempt = (raw: any, sshPublicKey?: string) => () =>
+        new HcloudCluster("bad", { config: parseClusterConfig(raw, { stack: "hetzner" }), sshPublicKey, hcloudToken: pulumi.secret(TOKEN) });
+
+    it("fails naming the key, before registering anything", () => {
+        const before = registered.length;
+        const raw = hcloudRaw();
+        raw.ssh.port = 2222;
+        expect(attempt(raw, PUBLIC_KEY)).toThrow(/ssh\.port: 2222/);
+        expect(attempt(libvirtRaw(), PUBLIC_KEY)).toThrow(/backend: is libvirt/);
+        const labels = hcloudRaw();
+        labels.hcloud.labels = { "kubespray-ha/cluster": "x" };
+        expect(attempt(labels, PUBLIC_KEY)).toThrow(/hcloud\.labels\.kubespray-ha\/cluster/);
+        expect(attempt(hcloudRaw())).toThrow(/ssh\.publicKey: missing SSH public key/);
+        expect(registered.length).toBe(before);
+    });
+});
