@@ -34,6 +34,7 @@ const dnsLabel = z
 const seconds = z.number().int().positive();
 const asn = z.number().int().min(1).max(4294967295);
 const cidrList = z.array(z.string()).default([]);
+const absolutePath = z.string().regex(/^\/[^\0]*$/, "must be an absolute path on the hypervisor");
 
 const nodeSchema = z
     .object({
@@ -92,21 +93,23 @@ const libvirtSchema = z
             .object({ address: z.string(), user: z.string().default("root"), port: z.number().int().default(22) })
             .strict()
             .optional(),
+        /** `none`: an isolated network (default); `nat`: NAT to the host's uplink, for Kubespray downloads without a mirror. */
+        forward: z.enum(["none", "nat"]).default("none"),
         /** libvirt network name (default `<name>-net`). */
         networkName: z.string().optional(),
         /** Linux bridge for the network (default `virbr-<name>`, cut to 15 characters). */
-        bridgeName: z.string().max(15).optional(),
+        bridgeName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, "must be a Linux interface name (at most 15 of A-Z a-z 0-9 _ . -)").optional(),
         /** Base qcow2 image the node disks overlay (path on the hypervisor). */
-        baseImage: z.string().default("/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2"),
+        baseImage: absolutePath.default("/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2"),
         /** Directory on the hypervisor for overlays and seed ISOs. */
-        storageDir: z.string().default("/var/lib/libvirt/images/kubespray-ha"),
+        storageDir: absolutePath.default("/var/lib/libvirt/images/kubespray-ha"),
         domainType: z.enum(["kvm", "qemu"]).default("kvm"),
         vcpus: z.number().int().min(1).default(2),
         memoryMiB: z.number().int().min(256).default(4096),
         diskGiB: z.number().int().min(1).default(20),
         /** Direct kernel boot (optional): kernel, initrd and cmdline on the hypervisor. */
-        kernel: z.string().optional(),
-        initrd: z.string().optional(),
+        kernel: absolutePath.optional(),
+        initrd: absolutePath.optional(),
         cmdline: z.string().optional(),
         /** Seconds to wait for each node's SSH and cloud-init. */
         bootTimeoutSeconds: z.number().int().positive().default(600),
