@@ -321,7 +321,7 @@ export function waitReadyScript(input: WaitInput): string {
         `    if [ "$rc" -eq 255 ]; then\n` +
         `      echo ${shQuote(`${who}: no SSH answer as ${input.user} within ${input.timeoutSeconds}s (${timeoutKey}); last error:`)} "$out" >&2\n` +
         `    else\n` +
-        `      echo ${shQuote(`${who}: cloud-init did not finish within ${input.timeoutSeconds}s (${timeoutKey}):`)} "$out" >&2\n` +
+        `      echo ${shQuote(`${who}: ${kind === "libvirt" ? "cloud-init did not finish" : "no successful SSH login"} within ${input.timeoutSeconds}s (${timeoutKey}):`)} "$out" >&2\n` +
         `    fi\n` +
         `    exit 1\n` +
         `  fi\n` +
@@ -329,11 +329,13 @@ export function waitReadyScript(input: WaitInput): string {
         `  rc=$?\n` +
         `  case "$rc" in\n` +
         `    0) echo ${shQuote(`${input.node}: ${ready}`)}; exit 0 ;;\n` +
-        `    2) echo ${shQuote(`${who}: cloud-init finished with recoverable errors:`)} "$out" >&2; exit 0 ;;\n` +
-        `    1) echo ${shQuote(`${who}: cloud-init failed:`)} "$out" >&2\n` +
-        `       timeout 30 ${ssh} cloud-init status --long >&2\n` +
-        `       exit 1 ;;\n` +
-        `    127) echo ${shQuote(`${who}: command not found (ssh on the hypervisor, cloud-init in libvirt.baseImage):`)} "$out" >&2; exit 1 ;;\n` +
+        (kind === "libvirt"
+            ? `    2) echo ${shQuote(`${who}: cloud-init finished with recoverable errors:`)} "$out" >&2; exit 0 ;;\n` +
+              `    1) echo ${shQuote(`${who}: cloud-init failed:`)} "$out" >&2\n` +
+              `       timeout 30 ${ssh} cloud-init status --long >&2\n` +
+              `       exit 1 ;;\n` +
+              `    127) echo ${shQuote(`${who}: command not found (ssh on the hypervisor, cloud-init in libvirt.baseImage):`)} "$out" >&2; exit 1 ;;\n`
+            : `    127) echo ${shQuote(`${who}: ssh not found on the machine running Pulumi:`)} "$out" >&2; exit 1 ;;\n`) +
         `  esac\n` +
         `  sleep ${poll}\n` +
         `done\n`
