@@ -16,8 +16,20 @@
 # Output: ${KUBESPRAY_HA_CACHE:-$HOME/.cache/kubespray-ha}/pulumi-<cliversion>/
 #   bin/                       pulumi, pulumi-language-nodejs, pulumi-resource-*
 #   build/<binary>/            throw-away wrapper Go module + build.log
-#   UNAVAILABLE-<name>.txt     why a provider could not be built
+#   UNAVAILABLE-<name>.txt     why a provider could not be built (and no
+#                              stand-in was built either: no plugin at all)
+#   STANDIN-<name>.txt         bin/<name> is OUR stand-in, not Pulumi's
+#                              provider; says why and what it supports
 #   NOTE-<name>.txt            caveats about a binary that was built
+#
+# Stand-ins: when a real provider cannot be built (the Go module proxy refuses
+# pulumi-command, pulumi-kubernetes and pulumi-hcloud), the script builds our
+# own small stand-in plugin of that name from tools/provider-standins (if there
+# is one: command and kubernetes), so the real engine can run programs that
+# use @pulumi/command (local commands) and a kubernetes provider resource.
+# Tests should say so when STANDIN-pulumi-resource-<name>.txt exists.  A
+# stand-in is rebuilt when its sources change (sha256 of the non-test
+# sources) and replaced by the real provider as soon as that one builds.
 #
 # The engine finds the provider plugins because they are on PATH ("ambient"
 # plugins), so PULUMI_IGNORE_AMBIENT_PLUGINS must NOT be set, and the language
@@ -29,6 +41,7 @@
 #   KUBESPRAY_HA_PULUMI_RETRY=1      retry providers whose build failed before
 #   KUBESPRAY_HA_PULUMI_NO_FALLBACK=1  never build the language host from an
 #                                    older SDK module (see build_language_host)
+#   KUBESPRAY_HA_PULUMI_NO_STANDIN=1 never build (and remove) stand-in providers
 set -euo pipefail
 
 # Everything goes to stderr; fd 3 is the real stdout for the final line.
@@ -92,7 +105,7 @@ PROVIDERS=()
 # Returns 0 and prints the directory of `pulumi` when PATH already has the
 # right CLI, a Node.js language host and every provider plugin.
 existing_install() {
-  local exe ver dir name pver listed
+  local exe ver dir name pver listed plugin
   exe="$(command -v pulumi 2>/dev/null)" || return 1
   ver="$(PULUMI_SKIP_UPDATE_CHECK=true "$exe" version 2>/dev/null | tail -n 1)" || return 1
   [[ $ver == "v$CLI_VERSION" ]] || return 1
@@ -104,7 +117,10 @@ existing_install() {
   listed="$(PULUMI_SKIP_UPDATE_CHECK=true "$exe" plugin ls --json 2>/dev/null || true)"
   for p in "${PROVIDERS[@]}"; do
     name="${p%%:*}" pver="${p#*:}"
-    if [[ -z ${PULUMI_IGNORE_AMBIENT_PLUGINS:-} ]] && command -v "pulumi-resource-$name" >/dev/null 2>&1; then
+    if [[ -z ${PULUMI_IGNORE_AMBIENT_PLUGINS:-} ]] && plugin="$(command -v "pulumi-resource-$name" 2>/dev/null)"; then
+      # One of our stand-ins: go through the build below, which rebuilds it
+      # when its sources changed (and prefers the real provider).
+      [[ -e "$(dirname "$(dirname "$plugin")")/STANDIN-pulumi-resource-$name.txt" ]] && return 1
       continue
     fi
     printf '%s' "$listed" | node -e '
@@ -149,7 +165,10 @@ fi
 export CGO_ENABLED=0
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOWORK=off
-export GOPROXY="${GOPROXY:-$(go env GOPROXY)}"
+# Module proxy only: never fall back to fetching sources from their VCS hosts ("direct").
+GOPROXY="${GOPROXY:-$(go env GOPROXY)}"
+GOPROXY="${GOPROXY%,direct}"; GOPROXY="${GOPROXY%|direct}"
+export GOPROXY
 
 # Runs `go mod download -json MOD@VER`; prints "Dir<TAB>GoMod" on success,
 # returns 1 and prints the error text otherwise.
@@ -365,6 +384,70 @@ build_provider() {
   build_one "pulumi-resource-$name" "$module" "v$version" "$module$main" "$module$vvar" "$version"
 }
 
+# --------------------------------------------------------------- stand-ins --
+# Our own minimal provider plugins (tools/provider-standins), used only when
+# the real provider cannot be built.
+STANDIN_SRC="$REPO_ROOT/tools/provider-standins"
+
+have_standin() { [[ -f $STANDIN_SRC/go.mod && -d $STANDIN_SRC/cmd/pulumi-resource-$1 ]]; }
+
+# sha256 over the stand-in module's non-test sources (names and contents).
+standin_hash() {
+  (
+    cd "$STANDIN_SRC" &&
+      find . -type f \( -name '*.go' -o -name '*.json' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum
+  ) | sha256sum | cut -d' ' -f1
+}
+
+# build_standin NAME VERSION REASON: builds $BIN/pulumi-resource-NAME from
+# tools/provider-standins and writes STANDIN-pulumi-resource-NAME.txt.
+build_standin() {
+  local name="pulumi-resource-$1" version="$2" reason="$3"
+  local marker="$PREFIX/STANDIN-$name.txt" stampfile="$WORK/$name.standin.stamp"
+  local hash stamp t0=$SECONDS
+  FAIL_REASON=""
+  hash="$(standin_hash)" || {
+    FAIL_REASON="could not hash $STANDIN_SRC"
+    return 1
+  }
+  stamp="standin $hash go=$(go env GOVERSION)"
+  if [[ -x $BIN/$name && -f $stampfile && "$(cat "$stampfile")" == "$stamp" && -f $marker ]]; then
+    log "$name: stand-in cached (sources $hash)"
+    return 0
+  fi
+  log "$name: building the STAND-IN from tools/provider-standins (log: $WORK/$name.standin.log)"
+  # -mod=readonly: never rewrite the committed go.mod/go.sum.
+  if ! (cd "$STANDIN_SRC" && GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -ldflags "-s -w" -o "$BIN/.$name.tmp" "./cmd/$name") >"$WORK/$name.standin.log" 2>&1; then
+    rm -f "$BIN/.$name.tmp"
+    FAIL_REASON="stand-in build failed; last lines of $WORK/$name.standin.log:
+$(tail -n 15 "$WORK/$name.standin.log")"
+    return 1
+  fi
+  mv -f "$BIN/.$name.tmp" "$BIN/$name"
+  cat >"$marker" <<EOF
+$name in $BIN is a STAND-IN written for kubespray-ha, NOT Pulumi's provider $version.
+It reports version $version and implements only what tools/provider-standins/README.md lists.
+Built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $STANDIN_SRC (sources sha256 $hash).
+
+The real provider could not be built:
+$reason
+EOF
+  printf '%s\n' "$stamp" >"$stampfile"
+  log "$name: stand-in built in $(fmt_secs $((SECONDS - t0)))"
+  return 0
+}
+
+# Drops a stand-in binary and its marker (KUBESPRAY_HA_PULUMI_NO_STANDIN).
+remove_standin() {
+  local name="pulumi-resource-$1"
+  if [[ -f $PREFIX/STANDIN-$name.txt ]]; then
+    rm -f "$BIN/$name" "$PREFIX/STANDIN-$name.txt" "$WORK/$name.standin.stamp"
+    log "$name: removed the stand-in (KUBESPRAY_HA_PULUMI_NO_STANDIN)"
+  fi
+}
+
 # -------------------------------------------------------------------- main --
 log "cache: $PREFIX (go $(go env GOVERSION), GOPROXY=$GOPROXY)"
 T_ALL=$SECONDS
@@ -375,27 +458,50 @@ build_one pulumi github.com/pulumi/pulumi/pkg/v3 "v$CLI_VERSION" \
   die "pulumi: $FAIL_REASON"
 
 UNAVAILABLE=()
+STANDINS=()
 for p in "${PROVIDERS[@]}"; do
   name="${p%%:*}" pver="${p#*:}"
   marker="$PREFIX/UNAVAILABLE-pulumi-resource-$name.txt"
+  standin_marker="$PREFIX/STANDIN-pulumi-resource-$name.txt"
+  if [[ -f $standin_marker ]]; then
+    # Never take the stand-in binary for a cached real build.
+    rm -f "$WORK/pulumi-resource-$name.stamp"
+  fi
   if build_provider "$name" "$pver"; then
-    rm -f "$marker"
-  else
-    cat >"$marker" <<EOF
+    rm -f "$marker" "$standin_marker" "$WORK/pulumi-resource-$name.standin.stamp"
+    continue
+  fi
+  real_reason="$FAIL_REASON"
+  if [[ -n ${KUBESPRAY_HA_PULUMI_NO_STANDIN:-} ]]; then
+    remove_standin "$name"
+  elif have_standin "$name"; then
+    if build_standin "$name" "$pver" "$real_reason"; then
+      rm -f "$marker"
+      warn "pulumi-resource-$name $pver: the real provider is unavailable ($(head -n 1 <<<"$real_reason")); using OUR STAND-IN (see $standin_marker)"
+      STANDINS+=("$name")
+      continue
+    fi
+    real_reason="$real_reason
+
+The stand-in from tools/provider-standins could not be built either:
+$FAIL_REASON"
+    rm -f "$BIN/pulumi-resource-$name" "$standin_marker"
+  fi
+  cat >"$marker" <<EOF
 pulumi-resource-$name $pver could not be built ($(date -u +%Y-%m-%dT%H:%M:%SZ)):
-$FAIL_REASON
+$real_reason
 
 Without it, \`pulumi preview/up\` of a program that uses @pulumi/$name fails
 when the engine loads the provider (it tries to download the plugin).
 EOF
-    warn "pulumi-resource-$name $pver unavailable: $(head -n 1 <<<"$FAIL_REASON") (see $marker)"
-    UNAVAILABLE+=("$name")
-  fi
+  warn "pulumi-resource-$name $pver unavailable: $(head -n 1 <<<"$real_reason") (see $marker)"
+  UNAVAILABLE+=("$name")
 done
 
 # Leftovers from older runs with other versions.
 rm -f "$BIN"/.*.tmp
 
 log "done in $(fmt_secs $((SECONDS - T_ALL))); $("$BIN/pulumi" version 2>/dev/null || echo '?') in $BIN"
+((${#STANDINS[@]} == 0)) || warn "STAND-IN provider plugins (ours, not Pulumi's): ${STANDINS[*]}"
 ((${#UNAVAILABLE[@]} == 0)) || warn "unavailable provider plugins: ${UNAVAILABLE[*]}"
 printf '%s\n' "$BIN" >&3
