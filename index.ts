@@ -1,12 +1,45 @@
-// The program: read and validate the stack config, create the nodes, hold the VIP,
-// run Kubespray, export the kubeconfig. Each step lives in its own file in components/.
+// The program: read and validate the stack config, create the nodes, hold the VIP, run
+// Kubespray, export the kubeconfig. Each step lives in its own file in components/.
+import * as pulumi from "@pulumi/pulumi";
+import { BaremetalCluster } from "./components/baremetal";
+import { HcloudCluster } from "./components/hcloud";
+import { KubesprayRun } from "./components/kubespray";
+import { LibvirtCluster } from "./components/libvirt";
+import { NodeBackend } from "./components/machines";
 import { loadProgramInputs } from "./components/stack";
-import { renderInventory, renderTimeMachines } from "./components/inventory";
 
-const { config } = loadProgramInputs();
+// 1. config (fails the preview, naming the key, before any resource exists)
+const { config, sshPrivateKey, sshPublicKey, hcloudToken } = loadProgramInputs();
 
+// 2. nodes, and on hcloud the Load Balancer that holds the VIP (kube-vip holds it elsewhere)
+let hetzner: HcloudCluster | undefined;
+let backend: NodeBackend;
+switch (config.backend) {
+    case "hcloud":
+        backend = hetzner = new HcloudCluster(config.name, { config, sshPublicKey, hcloudToken: hcloudToken! });
+        break;
+    case "libvirt":
+        backend = new LibvirtCluster(config.name, { config, sshPublicKey: sshPublicKey!, sshPrivateKey });
+        break;
+    case "baremetal":
+        backend = new BaremetalCluster(config.name, { config, sshPrivateKey });
+        break;
+}
+
+// 3-4. Kubespray inventory and playbooks
+const kubespray = new KubesprayRun(`${config.name}-kubespray`, { config, machines: backend.machines, sshPrivateKey });
+
+// 5. outputs for people and for other stacks (StackReference)
+export const kubeconfig = pulumi.secret(kubespray.kubeconfig);
+export const apiServerUrl = config.apiServerUrl;
 export const vip = config.vip.address;
 export const vipMode = config.vip.mode;
-export const apiServerUrl = config.apiServerUrl;
 export const nodes = config.nodes.map((n) => ({ name: n.name, roles: n.roles, ip: n.ip }));
-export const inventory = renderInventory(config, renderTimeMachines(config));
+/** The inventory files fed to Kubespray, with the real ansible_host addresses. */
+export const inventory = kubespray.inventory;
+export const inventoryDir = kubespray.inventoryDir;
+export const kubesprayCommandSpecs = kubespray.commandSpecs;
+export const loadBalancerIp = hetzner?.loadBalancerIp;
+export const nodeSshAddresses = pulumi.output(Object.fromEntries(backend.machines.map((m) => [m.name, m.sshAddress])));
+/** A Kubernetes provider for resources in this program; other stacks build their own from `kubeconfig`. */
+export const k8sProviderUrn = kubespray.provider.urn;

@@ -1,0 +1,218 @@
+// Step 4 of the pipeline: run Kubespray against the machines and export the VIP kubeconfig.
+// Which command resources exist, what triggers them and what each phase runs is decided by the
+// pure components/playbook.ts (kubesprayCommandSpecs + renderCommand); this component only turns
+// those specs into command.local.Command resources, so `npm run plan` (predictRuns over two renders)
+// and `pulumi up` cannot disagree. See the header of playbook.ts for the pipeline.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig } from "./config";
+import { InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
+import { checkKubeconfig, KubeconfigError } from "./kubeconfig";
+import { Machine } from "./machines";
+import { CommandSpec, inventoryArchive, kubesprayCommandSpecs, predictRuns, renderCommand, runPaths } from "./playbook";
+
+export interface KubesprayRunArgs {
+    /** The validated stack config (parseClusterConfig). Its kubespray section says where Kubespray and the work dir are. */
+    config: ClusterConfig;
+    /**
+     * The nodes, as a node backend made them; each must be a node of `config.nodes` with the same roles.
+     * Node commands depend on `machine.resource`, so remove-node.yml runs before the server is deleted.
+     */
+    machines: Machine[];
+    /**
+     * SSH private key Ansible logs in with. Wrapped with pulumi.secret; reaches the commands only on
+     * stdin, written to a 0600 temp file that a trap removes. Never on a command line or in the environment.
+     */
+    sshPrivateKey: pulumi.Input<string>;
+    /**
+     * The `commandSpecs` this component exported in the last deployment (read through a StackReference
+     * to the stack itself). Optional; when given, the component logs the playbooks it expects to run and
+     * the etcd quorum warnings, and refuses a node switching between worker-only and control-plane/etcd.
+     * Default: no plan, no warnings.
+     */
+    previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined>;
+    /** Directory that relative kubespray.dir / kubespray.workDir are resolved against. Default: process.cwd(), the Pulumi project. */
+    baseDir?: string;
+}
+
+const PENDING = "<pending>";
+
+function looksLikeSpecs(value: unknown): value is CommandSpec[] {
+    return Array.isArray(value) && value.every((s) => s && typeof s.id === "string" && Array.isArray(s.triggers) && s.create);
+}
+
+/**
+ * Runs Kubespray (cluster.yml, then only what changes need: scale.yml, remove-node.yml,
+ * upgrade-cluster.yml) through command resources and exposes the admin kubeconfig, whose server is
+ * the API VIP, as a secret and as a k8s.Provider.
+ */
+export class KubesprayRun extends pulumi.ComponentResource {
+    /** Admin kubeconfig (secret), server https://VIP:6443, checked against config.apiServerUrl. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** A Kubernetes provider on that kubeconfig. */
+    public readonly provider: k8s.Provider;
+    /** The specs the commands were built from; export them to get plans and warnings next time (previousCommandSpecs). */
+    public readonly commandSpecs: pulumi.Output<CommandSpec[]>;
+    /** The inventory files as written for Kubespray, with the real ssh addresses (relative path -> content). */
+    public readonly inventory: pulumi.Output<RenderedFiles>;
+    /** Absolute path of the working inventory (hosts.yaml, group_vars/, artifacts/admin.conf). */
+    public readonly inventoryDir: string;
+    /** The command resources, by spec id (inventory, cluster, upgrade, kubeconfig, node-<name>). */
+    public readonly commands: Record<string, command.local.Command>;
+
+    constructor(name: string, args: KubesprayRunArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("kubespray-ha:index:KubesprayRun", name, {}, opts);
+        const { config } = args;
+        checkMachines(config, args.machines, this);
+
+        const byName = new Map(args.machines.map((m) => [m.name, m]));
+        const pending: InventoryMachine[] = args.machines.map((m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: PENDING }));
+        // Which commands exist, their order and dependencies never depend on addresses: known at preview.
+        const skeleton = kubesprayCommandSpecs(config, pending);
+        const key = pulumi.secret(args.sshPrivateKey);
+
+        const allMachines = pulumi.all(args.machines.map((m) => m.sshAddress)).apply((addrs) =>
+            pending.map((p, i) => ({ ...p, sshAddress: addrs[i] })),
+        );
+        this.commandSpecs = allMachines.apply((ms) => kubesprayCommandSpecs(config, ms));
+        this.inventory = allMachines.apply((ms) => renderInventory(config, ms));
+        this.inventoryDir = runPaths(config, args.baseDir).inventoryDir;
+
+        // Refuse transitions this program cannot do safely, before any command is registered. Computed
+        // from the skeleton (roles only), so it is known at preview and adds no unknowns to the commands.
+        const previous = args.previousCommandSpecs === undefined ? undefined : pulumi.output(args.previousCommandSpecs);
+        const gate = previous ? refuseUnsafeChanges(previous, skeleton, this) : pulumi.output(undefined as void);
+        if (previous) {
+            pulumi.all([previous, this.commandSpecs]).apply(([prev, now]) => {
+                if (!looksLikeSpecs(prev)) return;
+                const plan = predictRuns(prev, now);
+                for (const w of plan.warnings) {
+                    void pulumi.log.warn(w, this);
+                }
+                const runs = plan.runs.map((r) => r.args.join(" "));
+                void pulumi.log.info(`Kubespray: ${runs.length === 0 ? "no playbook to run" : `expected runs: ${runs.join("; ")}`}`, this);
+            });
+        }
+
+        const commands: Record<string, command.local.Command> = {};
+        for (const s of skeleton) {
+            const feeding = s.machines.map((n) => byName.get(n)!);
+            // Each spec is built from the addresses of its own machines only, so an unknown address of a
+            // new server does not make every other command look changed at preview.
+            const spec = pulumi.all(feeding.map((m) => m.sshAddress)).apply((addrs) => {
+                const ms = pending.map((p) => {
+                    const i = s.machines.indexOf(p.name);
+                    return i < 0 ? p : { ...p, sshAddress: addrs[i] };
+                });
+                return kubesprayCommandSpecs(config, ms, { only: [s.id] })[0];
+            });
+            const shell = pulumi.all([spec, gate]).apply(([sp]) => renderCommand(config, sp, args.baseDir));
+
+            let triggers: pulumi.Input<unknown[]> | undefined;
+            if (s.recreateAfter) {
+                triggers = s.recreateAfter.map((id) => commands[id].id);
+            } else if (s.kind === "cluster" || s.kind === "node") {
+                // A replaced server (new resource id) must be set up again even if its address is the same.
+                const ids = feeding.map((m) => (pulumi.CustomResource.isInstance(m.resource) ? m.resource.id : pulumi.output("")));
+                triggers = pulumi.all([spec, pulumi.all(ids)]).apply(([sp, resolved]) => [
+                    ...sp.triggers,
+                    ...feeding.flatMap((m, i) => (resolved[i] ? [`machine ${m.name}: ${resolved[i]}`] : [])),
+                ]);
+            } else if (s.triggers.length > 0) {
+                triggers = spec.apply((sp) => sp.triggers);
+            }
+
+            const probe = renderCommand(config, s, args.baseDir);
+            commands[s.id] = new command.local.Command(
+                `${name}-${s.id}`,
+                {
+                    create: shell.apply((sh) => sh.create),
+                    update: shell.apply((sh) => sh.update),
+                    ...(s.delete ? { delete: shell.apply((sh) => sh.delete!) } : {}),
+                    environment: shell.apply((sh) => sh.environment),
+                    stdin:
+                        probe.stdin === "ssh-private-key" ? key
+                        : probe.stdin === "inventory-archive" ? allMachines.apply((ms) => inventoryArchive(config, ms))
+                        : undefined,
+                    ...(triggers ? { triggers } : {}),
+                    logging: probe.logging,
+                    addPreviousOutputInEnv: false,
+                },
+                {
+                    parent: this,
+                    dependsOn: [...s.dependsOn.map((id) => commands[id]), ...feeding.map((m) => m.resource)],
+                    deleteBeforeReplace: s.deleteBeforeReplace,
+                    ...(s.kind === "kubeconfig" ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+                },
+            );
+        }
+        this.commands = commands;
+
+        this.kubeconfig = checkedKubeconfig(commands.kubeconfig.stdout, config.apiServerUrl, `${this.inventoryDir}/artifacts/admin.conf`, this);
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+
+        this.registerOutputs({
+            kubeconfig: this.kubeconfig,
+            commandSpecs: this.commandSpecs,
+            inventory: this.inventory,
+            inventoryDir: this.inventoryDir,
+        });
+    }
+}
+
+/**
+ * Fails (rejects) when going from the `previous` deployment's specs to `next` is a transition this
+ * program refuses (predictRuns errors: a node switching between worker-only and control-plane/etcd).
+ * Anything that is not a spec list (first deployment, output not exported yet) passes.
+ */
+export function refuseUnsafeChanges(previous: pulumi.Input<CommandSpec[] | undefined>, next: CommandSpec[], parent?: pulumi.Resource): pulumi.Output<void> {
+    return pulumi.output(previous).apply((prev: unknown) => {
+        if (!looksLikeSpecs(prev)) return;
+        const { errors } = predictRuns(prev, next);
+        if (errors.length > 0) {
+            const message = `refusing this change of nodes:\n  - ${errors.join("\n  - ")}`;
+            throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
+        }
+    });
+}
+
+/**
+ * The kubeconfig command's stdout, checked by checkKubeconfig against `apiServerUrl` and wrapped as a
+ * secret. Rejects with the server Kubespray wrote when it is not the VIP, so nothing is built on it.
+ */
+export function checkedKubeconfig(stdout: pulumi.Output<string>, apiServerUrl: string, where: string, parent?: pulumi.Resource): pulumi.Output<string> {
+    // Secret first, then check: the apply keeps it secret and leaves no rejected intermediate Output.
+    return pulumi.secret(stdout).apply((text) => {
+        try {
+            checkKubeconfig(text, apiServerUrl, where);
+        } catch (err) {
+            throw err instanceof KubeconfigError && parent ? new pulumi.ResourceError(err.message, parent) : err;
+        }
+        return text;
+    });
+}
+
+/** Every machine must be a config node with the same roles, each at most once. */
+function checkMachines(config: ClusterConfig, machines: readonly Machine[], parent: pulumi.Resource): void {
+    const nodes = new Map(config.nodes.map((n) => [n.name, n]));
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    if (machines.length === 0) {
+        problems.push("no machines: the node backend made none (config key nodes)");
+    }
+    for (const m of machines) {
+        const node = nodes.get(m.name);
+        if (seen.has(m.name)) {
+            problems.push(`machine ${m.name} is given twice`);
+        } else if (!node) {
+            problems.push(`machine ${m.name} is not in the config key nodes`);
+        } else if ([...node.roles].sort().join(",") !== [...m.roles].sort().join(",")) {
+            problems.push(`machine ${m.name} has roles ${m.roles.join(",")} but nodes says ${node.roles.join(",")}`);
+        }
+        seen.add(m.name);
+    }
+    if (problems.length > 0) {
+        throw new pulumi.ResourceError(`KubesprayRun: ${problems.join("; ")}`, parent);
+    }
+}

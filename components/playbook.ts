@@ -1,0 +1,701 @@
+// Which Kubespray playbooks run, and when: the command resources the KubesprayRun
+// component creates, described as plain data (CommandSpec), the exact shell each one
+// runs (renderCommand), and a prediction of what `pulumi up` runs between two
+// renders (predictRuns). Pure: nothing here imports Pulumi, so the `plan` script and
+// the component share one source of truth.
+//
+// How a change reaches Kubespray (command resources, in dependency order):
+//   inventory   writes hosts.yaml + group_vars; re-written (update) whenever their content changes.
+//   cluster     cluster.yml. Triggers: the control-plane/etcd part of the inventory, the group_vars
+//               without kube_version, extraArgs. Worker changes do not touch it.
+//   upgrade     upgrade-cluster.yml. Trigger: kube_version.
+//   kubeconfig  reads <inventory>/artifacts/admin.conf; replaced whenever cluster or upgrade is.
+//   node-<w>    one per worker-only node, chained in config order. create: facts.yml, then
+//               scale.yml --limit=<w>; delete: remove-node.yml -e node=<w> -e skip_confirmation=true.
+//               Depends on the node's machine, so Pulumi removes the node before deleting the server.
+// Triggers change -> Pulumi replaces the command (its create runs). Any other input change is an
+// in-place update, and every playbook command's update runs nothing: only content hashes run playbooks.
+//
+// The first `up` (or any `up` that runs cluster.yml) already sets up every node and the target
+// kube_version. The cluster command then records, stamped with the deployment (the command provider's
+// process: one per `pulumi up`), the nodes and kube_version it covered; a node or upgrade create in
+// the same deployment finds itself in that record and skips its playbooks. A record from an earlier
+// deployment never matches, so a worker removed and added back later does get scale.yml.
+import { createHash } from "crypto";
+import * as path from "path";
+import { stringify } from "yaml";
+import { ClusterConfig, Role } from "./config";
+import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
+
+/** The Kubespray playbooks this program runs (repository root). Never reset.yml. */
+export const PLAYBOOKS = ["cluster.yml", "facts.yml", "scale.yml", "remove-node.yml", "upgrade-cluster.yml"] as const;
+export type Playbook = (typeof PLAYBOOKS)[number];
+
+/** Kinds of command resources, one `kind` per role in the pipeline above. */
+export type CommandKind = "inventory" | "cluster" | "upgrade" | "kubeconfig" | "node";
+
+/** Environment variable of the `pulumi` process: `1` skips remove-node.yml (e.g. for `pulumi destroy`). */
+export const SKIP_REMOVE_NODE_ENV = "KUBESPRAY_HA_SKIP_REMOVE_NODE";
+/** Environment variable of the `pulumi` process: extra words for remove-node.yml (e.g. `-e reset_nodes=false`). */
+export const REMOVE_NODE_ARGS_ENV = "KUBESPRAY_HA_REMOVE_NODE_ARGS";
+
+/** What Ansible needs to reach one host, as the inventory lists it. */
+export interface HostEntry {
+    name: string;
+    /** ansible_host */
+    sshAddress: string;
+    /** ip / access_ip */
+    ip: string;
+    roles: Role[];
+}
+
+/** One `ansible-playbook` call. Common arguments (-i, -b, --forks, --user, --private-key, extraArgs) are added by renderCommand. */
+export interface PlaybookInvocation {
+    playbook: Playbook;
+    /** `--limit=<a,b>`; absent: every host of the inventory. */
+    limit?: string[];
+    /** `-e key=value`, in order. */
+    extraVars?: [string, string][];
+    /**
+     * A host the run needs that may already be gone from hosts.yaml (remove-node after the node left the
+     * config). Passed as a second `-i` inventory holding just this host in kube_node.
+     */
+    extraHost?: HostEntry;
+}
+
+/** Skip a create's playbooks when the cluster.yml run of the same deployment already covered it. */
+export type SkipCondition =
+    | { kind: "node-covered-by-cluster-run"; node: string }
+    | { kind: "kube-version-deployed-by-cluster-run"; kubeVersion: string };
+
+/** What one phase (create, update or delete) of a command does. */
+export interface CommandAction {
+    /** Playbooks, in order. Empty: no playbook runs (an update that only refreshes Pulumi's state). */
+    playbooks: PlaybookInvocation[];
+    /** When this holds at run time, nothing runs. */
+    skipIf?: SkipCondition;
+    /** After its playbooks succeed, record these nodes and kube_version for this deployment (cluster create). */
+    recordsClusterRun?: { nodes: string[]; kubeVersion: string };
+    /** Writes the rendered inventory (inventory command). */
+    writesInventory?: boolean;
+    /** Prints <inventory>/artifacts/admin.conf (kubeconfig command). */
+    readsKubeconfig?: boolean;
+}
+
+/** Control-plane, etcd and worker members of the cluster, by name in config order. */
+export interface ClusterMembers {
+    controlPlane: string[];
+    etcd: string[];
+    workers: string[];
+}
+
+/**
+ * One command resource of the KubesprayRun component, named `<component>-<id>`.
+ * The component creates exactly these, with these triggers, dependencies and phases.
+ */
+export interface CommandSpec {
+    /** Resource name suffix: inventory, cluster, upgrade, kubeconfig, node-<name>. */
+    id: string;
+    kind: CommandKind;
+    /** The node of a `node` command. */
+    node?: string;
+    /**
+     * Pulumi `triggers`: a change replaces the command, so its create runs (after its delete if
+     * deleteBeforeReplace). The component appends the id of each machine in `machines` (when it is a
+     * CustomResource), so a replaced server is set up again; predictRuns cannot see such replacements.
+     */
+    triggers: string[];
+    /** Digests of other inputs whose change is an in-place update (runs `update`). Only the inventory content. */
+    inputs: string[];
+    create: CommandAction;
+    /** Always set: without one, Pulumi would re-run create on an update. */
+    update: CommandAction;
+    delete?: CommandAction;
+    /** Ids of specs this one runs after (Pulumi dependsOn). */
+    dependsOn: string[];
+    /** Machines (by name) this command depends on and whose ssh address it renders. */
+    machines: string[];
+    /** Ids of specs whose create/replace replaces this one (their resource ids are among its triggers). */
+    recreateAfter?: string[];
+    /** Pulumi deleteBeforeReplace: node commands remove the old node before scaling the new one. */
+    deleteBeforeReplace: boolean;
+    /** The cluster command: who is control plane, etcd and worker (for quorum warnings). */
+    members?: ClusterMembers;
+}
+
+/** Options of kubesprayCommandSpecs. */
+export interface CommandSpecOptions {
+    /** Only build the specs with these ids (faster; the component builds each from its own machines). */
+    only?: readonly string[];
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** True for a node that only has the worker role: it gets its own scale/remove-node command. */
+export function isWorkerOnly(node: { roles: readonly Role[] }): boolean {
+    return node.roles.includes("worker") && !node.roles.includes("control-plane") && !node.roles.includes("etcd");
+}
+
+/** The kube_version the inventory renders, or `kubespray-default` when the config leaves it to Kubespray. */
+export function renderedKubeVersion(config: ClusterConfig): string {
+    const v = apiEndpointVars(config).kube_version;
+    return typeof v === "string" ? v : "kubespray-default";
+}
+
+/** The id of the node command of a worker. */
+export function nodeCommandId(name: string): string {
+    return `node-${name}`;
+}
+
+function hostEntry(m: InventoryMachine): HostEntry {
+    return { name: m.name, sshAddress: m.sshAddress, ip: m.ip, roles: [...m.roles] };
+}
+
+function nothing(): CommandAction {
+    return { playbooks: [] };
+}
+
+/**
+ * The command resources KubesprayRun creates for this config and these machines, in dependency order
+ * (inventory, cluster, upgrade, kubeconfig, then one node command per worker-only node in config order).
+ * Deterministic: the same input gives equal specs.
+ */
+export function kubesprayCommandSpecs(
+    config: ClusterConfig,
+    machines: readonly InventoryMachine[],
+    options: CommandSpecOptions = {},
+): CommandSpec[] {
+    const wanted = (id: string) => options.only === undefined || options.only.includes(id);
+    const workers = machines.filter(isWorkerOnly);
+    const clusterMachines = machines.filter((m) => !isWorkerOnly(m));
+    const kubeVersion = renderedKubeVersion(config);
+    const specs: CommandSpec[] = [];
+
+    if (wanted("inventory")) {
+        specs.push({
+            id: "inventory",
+            kind: "inventory",
+            triggers: [],
+            inputs: [`sha256:${sha256(inventoryArchive(config, machines))}`],
+            create: { playbooks: [], writesInventory: true },
+            update: { playbooks: [], writesInventory: true },
+            dependsOn: [],
+            machines: machines.map((m) => m.name),
+            deleteBeforeReplace: false,
+        });
+    }
+    if (wanted("cluster")) {
+        // kube_version is left out (upgrade's trigger) and so are worker-only nodes (their own commands).
+        const files = renderInventory({ ...config, kubeVersion: undefined }, clusterMachines);
+        specs.push({
+            id: "cluster",
+            kind: "cluster",
+            triggers: [
+                ...Object.entries(files).map(([file, content]) =>
+                    `${file === "hosts.yaml" ? "hosts.yaml (control plane and etcd)" : file}: sha256:${sha256(content)}`),
+                `extraArgs: sha256:${sha256(JSON.stringify(config.kubespray.extraArgs))}`,
+            ],
+            inputs: [],
+            create: {
+                playbooks: [{ playbook: "cluster.yml" }],
+                recordsClusterRun: { nodes: machines.map((m) => m.name), kubeVersion },
+            },
+            update: nothing(),
+            dependsOn: ["inventory"],
+            machines: clusterMachines.map((m) => m.name),
+            deleteBeforeReplace: false,
+            members: {
+                controlPlane: machines.filter((m) => m.roles.includes("control-plane")).map((m) => m.name),
+                etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
+                workers: machines.filter((m) => m.roles.includes("worker")).map((m) => m.name),
+            },
+        });
+    }
+    if (wanted("upgrade")) {
+        specs.push({
+            id: "upgrade",
+            kind: "upgrade",
+            triggers: [`kube_version: ${kubeVersion}`],
+            inputs: [],
+            create: {
+                playbooks: [{ playbook: "upgrade-cluster.yml" }],
+                skipIf: { kind: "kube-version-deployed-by-cluster-run", kubeVersion },
+            },
+            update: nothing(),
+            dependsOn: ["cluster"],
+            machines: [],
+            deleteBeforeReplace: false,
+        });
+    }
+    if (wanted("kubeconfig")) {
+        specs.push({
+            id: "kubeconfig",
+            kind: "kubeconfig",
+            triggers: [],
+            inputs: [],
+            create: { playbooks: [], readsKubeconfig: true },
+            update: { playbooks: [], readsKubeconfig: true },
+            dependsOn: ["cluster", "upgrade"],
+            machines: [],
+            recreateAfter: ["cluster", "upgrade"],
+            deleteBeforeReplace: false,
+        });
+    }
+    let previous = "upgrade";
+    for (const w of workers) {
+        const id = nodeCommandId(w.name);
+        const entry = hostEntry(w);
+        if (wanted(id)) {
+            specs.push({
+                id,
+                kind: "node",
+                node: w.name,
+                triggers: [`${w.name}: ansible_host=${entry.sshAddress} ip=${entry.ip} roles=${entry.roles.join(",")}`],
+                inputs: [],
+                create: {
+                    playbooks: [{ playbook: "facts.yml" }, { playbook: "scale.yml", limit: [w.name] }],
+                    skipIf: { kind: "node-covered-by-cluster-run", node: w.name },
+                },
+                update: nothing(),
+                delete: {
+                    playbooks: [{
+                        playbook: "remove-node.yml",
+                        extraVars: [["node", w.name], ["skip_confirmation", "true"]],
+                        extraHost: entry,
+                    }],
+                },
+                // Serialised: two Kubespray runs against one control plane at once are not safe.
+                dependsOn: [previous],
+                machines: [w.name],
+                deleteBeforeReplace: true,
+            });
+        }
+        previous = id;
+    }
+    return specs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// predictRuns: what `pulumi up` runs when the specs change from `before` to `after`.
+
+/** One playbook run predicted by predictRuns. */
+export interface PlaybookRun {
+    /** The spec (command resource) whose phase runs it. */
+    specId: string;
+    phase: "create" | "update" | "delete";
+    playbook: Playbook;
+    limit?: string[];
+    extraVars?: [string, string][];
+    /** The playbook-specific arguments, e.g. `["scale.yml", "--limit=w4"]`. */
+    args: string[];
+}
+
+/** How Pulumi treats one command resource. */
+export type ChangeOp = "create" | "update" | "replace" | "delete" | "same";
+
+export interface ResourceChange {
+    id: string;
+    kind: CommandKind;
+    op: ChangeOp;
+    /** Why a create runs no playbook (covered by this deployment's cluster.yml). */
+    skipped?: string;
+}
+
+/** The prediction: runs in the order Pulumi performs them, per-resource operations, warnings and refusals. */
+export interface RunPlan {
+    runs: PlaybookRun[];
+    changes: ResourceChange[];
+    /** Things that run but deserve attention (etcd quorum, unsafe in-place upgrade). */
+    warnings: string[];
+    /** Transitions this program refuses (the component fails before running anything). */
+    errors: string[];
+}
+
+/** `["scale.yml", "--limit=w4", "-e", "node=w4"]` for an invocation (without the common arguments). */
+export function invocationArgs(inv: PlaybookInvocation): string[] {
+    const args: string[] = [inv.playbook];
+    if (inv.limit && inv.limit.length > 0) {
+        args.push(`--limit=${inv.limit.join(",")}`);
+    }
+    for (const [k, v] of inv.extraVars ?? []) {
+        args.push("-e", `${k}=${v}`);
+    }
+    return args;
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+    const x = a ?? [];
+    const y = b ?? [];
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function runsOf(spec: CommandSpec, phase: "create" | "update" | "delete", action: CommandAction | undefined): PlaybookRun[] {
+    return (action?.playbooks ?? []).map((inv) => ({
+        specId: spec.id,
+        phase,
+        playbook: inv.playbook,
+        ...(inv.limit ? { limit: [...inv.limit] } : {}),
+        ...(inv.extraVars ? { extraVars: inv.extraVars.map(([k, v]) => [k, v] as [string, string]) } : {}),
+        args: invocationArgs(inv),
+    }));
+}
+
+function quorumWarnings(before: ClusterMembers, after: ClusterMembers): string[] {
+    const warnings: string[] = [];
+    const cp = [before.controlPlane.length, after.controlPlane.length];
+    const etcd = [before.etcd.length, after.etcd.length];
+    if (cp[0] !== cp[1] || etcd[0] !== etcd[1]) {
+        const majority = (n: number) => Math.floor(n / 2) + 1;
+        warnings.push(
+            `control plane ${cp[0]} -> ${cp[1]}, etcd ${etcd[0]} -> ${etcd[1]} members: this runs cluster.yml on every node. ` +
+                `etcd keeps quorum only while a majority is up (${majority(etcd[0])} of ${etcd[0]} before, ${majority(etcd[1])} of ${etcd[1]} after): ` +
+                "change one member per `up`, keep the count odd, and back up etcd first.",
+        );
+    }
+    const removed = [...new Set([...before.controlPlane, ...before.etcd])].filter(
+        (n) => !after.controlPlane.includes(n) && !after.etcd.includes(n),
+    );
+    if (removed.length > 0) {
+        warnings.push(
+            `${removed.join(", ")} leave${removed.length === 1 ? "s" : ""} the control plane/etcd: cluster.yml does not remove an etcd member. ` +
+                "Run remove-node.yml -e node=<name> -e skip_confirmation=true for it first (one at a time), or etcd loses quorum when the server goes.",
+        );
+    }
+    return warnings;
+}
+
+/**
+ * Predicts what `pulumi up` runs when the KubesprayRun specs go from `before` (the last deployment;
+ * undefined for the first one) to `after`, mirroring Pulumi's diff of those command resources:
+ * a new spec runs its create; changed triggers replace it (delete then create for deleteBeforeReplace,
+ * else create now and delete the old one at the end); other changed inputs update it in place; a spec
+ * that is gone runs its delete at the end, dependents first. A create whose node (or kube_version) the
+ * cluster.yml run of the same deployment covered runs nothing.
+ */
+export function predictRuns(before: readonly CommandSpec[] | undefined, after: readonly CommandSpec[]): RunPlan {
+    const old = new Map((before ?? []).map((s) => [s.id, s]));
+    const now = new Set(after.map((s) => s.id));
+    const changes: ResourceChange[] = [];
+    const runs: PlaybookRun[] = [];
+    const lateDeletes: PlaybookRun[] = [];
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const recreated = new Set<string>();
+    let record: { nodes: string[]; kubeVersion: string } | undefined;
+
+    for (const spec of after) {
+        const prev = old.get(spec.id);
+        let op: ChangeOp;
+        if (!prev) {
+            op = "create";
+        } else if (!sameList(prev.triggers, spec.triggers) || (spec.recreateAfter ?? []).some((id) => recreated.has(id))) {
+            op = "replace";
+        } else if (!sameList(prev.inputs, spec.inputs)) {
+            op = "update";
+        } else {
+            op = "same";
+        }
+        const change: ResourceChange = { id: spec.id, kind: spec.kind, op };
+        if (op === "create" || op === "replace") {
+            recreated.add(spec.id);
+            if (op === "replace" && prev) {
+                if (spec.deleteBeforeReplace) {
+                    runs.push(...runsOf(prev, "delete", prev.delete));
+                } else {
+                    lateDeletes.push(...runsOf(prev, "delete", prev.delete));
+                }
+            }
+            const skip = spec.create.skipIf;
+            const covered =
+                skip !== undefined &&
+                record !== undefined &&
+                (skip.kind === "node-covered-by-cluster-run" ? record.nodes.includes(skip.node) : record.kubeVersion === skip.kubeVersion);
+            if (covered) {
+                change.skipped = skip!.kind === "node-covered-by-cluster-run"
+                    ? `${skip!.node} was set up by cluster.yml in this deployment`
+                    : `cluster.yml deployed kube_version ${skip!.kubeVersion} in this deployment`;
+            } else {
+                runs.push(...runsOf(spec, "create", spec.create));
+                if (spec.create.recordsClusterRun) {
+                    record = spec.create.recordsClusterRun;
+                }
+            }
+        } else if (op === "update") {
+            runs.push(...runsOf(spec, "update", spec.update));
+        }
+        changes.push(change);
+    }
+    const gone = (before ?? []).filter((s) => !now.has(s.id)).reverse();
+    for (const spec of gone) {
+        changes.push({ id: spec.id, kind: spec.kind, op: "delete" });
+        lateDeletes.push(...runsOf(spec, "delete", spec.delete));
+    }
+    runs.push(...lateDeletes);
+
+    const prevCluster = old.get("cluster");
+    const cluster = after.find((s) => s.id === "cluster");
+    if (prevCluster?.members && cluster?.members) {
+        warnings.push(...quorumWarnings(prevCluster.members, cluster.members));
+        const wasWorkerOnly = new Set((before ?? []).filter((s) => s.kind === "node").map((s) => s.node!));
+        const isWorkerOnlyNow = new Set(after.filter((s) => s.kind === "node").map((s) => s.node!));
+        const allBefore = new Set([...prevCluster.members.controlPlane, ...prevCluster.members.etcd, ...prevCluster.members.workers]);
+        const allAfter = new Set([...cluster.members.controlPlane, ...cluster.members.etcd, ...cluster.members.workers]);
+        for (const name of allAfter) {
+            if (!allBefore.has(name)) continue;
+            if (wasWorkerOnly.has(name) !== isWorkerOnlyNow.has(name)) {
+                errors.push(
+                    `node ${name} changes between worker-only and control-plane/etcd roles in one \`up\`: Pulumi would ` +
+                        `${wasWorkerOnly.has(name) ? "run remove-node.yml on it after cluster.yml made it a control-plane/etcd member" : "scale it as a worker while it is still a control-plane/etcd member"}. ` +
+                        "Remove it from nodes (one `up`), then add it back with its new roles.",
+                );
+            }
+        }
+    }
+    const upgradeChange = changes.find((c) => c.id === "upgrade");
+    const clusterChange = changes.find((c) => c.id === "cluster");
+    if (before && upgradeChange?.op === "replace" && (clusterChange?.op === "replace" || clusterChange?.op === "create")) {
+        warnings.push(
+            "kube_version changes in the same `up` as other cluster settings: cluster.yml applies the new version in place, " +
+                "without upgrade-cluster.yml's node-by-node drain. Change kubeVersion in an `up` of its own.",
+        );
+    }
+    return { runs, changes, warnings, errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// renderCommand: the shell each command resource runs. Exported so the end-to-end test runs the
+// very same strings with the same environment as the component.
+
+/** Where a stack's Kubespray files live on the machine that runs Pulumi. All absolute. */
+export interface RunPaths {
+    /** Kubespray checkout (config.kubespray.dir); playbooks run from here with its ansible.cfg. */
+    kubesprayDir: string;
+    /** config.kubespray.workDir/<config.name>: logs, cluster-run record, inventory.meta. */
+    runDir: string;
+    /** <runDir>/inventory: hosts.yaml, group_vars/, and Kubespray's artifacts/admin.conf. */
+    inventoryDir: string;
+    /** <runDir>/logs: one log file per playbook command run. */
+    logDir: string;
+}
+
+/** Resolves config.kubespray.dir and workDir against `baseDir` (default: the current directory). */
+export function runPaths(config: ClusterConfig, baseDir: string = process.cwd()): RunPaths {
+    const runDir = path.resolve(baseDir, config.kubespray.workDir, config.name);
+    return {
+        kubesprayDir: path.resolve(baseDir, config.kubespray.dir),
+        runDir,
+        inventoryDir: path.join(runDir, "inventory"),
+        logDir: path.join(runDir, "logs"),
+    };
+}
+
+/** What the component feeds a command on stdin. */
+export type StdinKind = "ssh-private-key" | "inventory-archive" | "none";
+
+/** The shell of one command resource: /bin/sh -c <phase script>, with `environment` added and `stdin` fed. */
+export interface ShellCommand {
+    create: string;
+    update: string;
+    delete?: string;
+    /** Non-secret environment (paths, user); the same for every phase. */
+    environment: Record<string, string>;
+    /** ssh-private-key: the secret key, written to a 0600 temp file that a trap removes; never in a string. */
+    stdin: StdinKind;
+    /** Pulumi `logging`: the kubeconfig reader must not stream its stdout (the admin key) to the log. */
+    logging: "stdoutAndStderr" | "stderr";
+}
+
+/** Quotes a word for /bin/sh. */
+export function shellQuote(word: string): string {
+    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function heredocDelimiter(contents: readonly string[]): string {
+    const lines = new Set(contents.flatMap((c) => c.split("\n")));
+    let n = 0;
+    while (lines.has(`KHA_EOF_${n}`)) n++;
+    return `KHA_EOF_${n}`;
+}
+
+function heredoc(target: string, content: string): string {
+    const body = content.endsWith("\n") ? content : `${content}\n`;
+    const eof = heredocDelimiter([body]);
+    return `cat > ${target} <<'${eof}'\n${body}${eof}\n`;
+}
+
+/** Lines of <runDir>/inventory.meta: forks, kube_version and node names, read by the commands at run time. */
+export function inventoryMeta(config: ClusterConfig, machines: readonly InventoryMachine[]): string {
+    return [
+        `forks=${forksFor(machines.length)}`,
+        `kube_version=${renderedKubeVersion(config)}`,
+        ...machines.map((m) => `node=${m.name}`),
+    ].join("\n") + "\n";
+}
+
+/** --forks: at least the node count, and never below Ansible's default of 5. */
+export function forksFor(nodeCount: number): number {
+    return Math.max(5, nodeCount);
+}
+
+/**
+ * The inventory command's stdin: a /bin/sh script that writes the rendered inventory files into
+ * $KHA_INVENTORY and inventory.meta into $KHA_RUN_DIR (here-documents; no size limit of the command line).
+ */
+export function inventoryArchive(config: ClusterConfig, machines: readonly InventoryMachine[]): string {
+    const files: RenderedFiles = renderInventory(config, machines);
+    const dirs = [...new Set(Object.keys(files).map((f) => path.posix.dirname(f)).filter((d) => d !== "."))].sort();
+    let script = "";
+    for (const d of dirs) {
+        script += `mkdir -p "$KHA_INVENTORY"/${shellQuote(d)}\n`;
+    }
+    for (const [file, content] of Object.entries(files)) {
+        script += heredoc(`"$KHA_INVENTORY"/${shellQuote(file)}`, content);
+    }
+    script += heredoc(`"$KHA_RUN_DIR"/inventory.meta`, inventoryMeta(config, machines));
+    return script;
+}
+
+// Shared by every playbook command: strict shell, the key from stdin into a 0600 temp file removed by
+// a trap, the run log, and kha_playbook which tees Ansible's output to the log and to stderr (Pulumi
+// streams both; stdout stays empty). No secret ever appears in the script or the environment.
+function preamble(id: string, phase: string): string {
+    return `# kubespray-ha ${id} ${phase}
+set -eu
+set -f
+umask 077
+cd "$KHA_KUBESPRAY_DIR" 2>/dev/null || { echo "kubespray-ha: kubespray.dir $KHA_KUBESPRAY_DIR does not exist: put a Kubespray checkout there" >&2; exit 2; }
+[ -f "$KHA_INVENTORY/hosts.yaml" ] || { echo "kubespray-ha: no inventory at $KHA_INVENTORY/hosts.yaml (written by the inventory command)" >&2; exit 2; }
+mkdir -p "$KHA_RUN_DIR/logs"
+kha_log="$KHA_RUN_DIR/logs/$(date -u +%Y%m%dT%H%M%SZ)-${id}-${phase}.log"
+kha_tmp="$(mktemp -d "\${TMPDIR:-/tmp}/kubespray-ha.XXXXXX")"
+trap 'rm -rf "$kha_tmp"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cat > "$kha_tmp/ssh-key"
+[ -s "$kha_tmp/ssh-key" ] || { echo "kubespray-ha: no SSH private key on stdin" >&2; exit 2; }
+[ -z "$(tail -c 1 "$kha_tmp/ssh-key")" ] || echo >> "$kha_tmp/ssh-key"
+chmod 600 "$kha_tmp/ssh-key"
+kha_forks="$(sed -n 's/^forks=//p' "$KHA_RUN_DIR/inventory.meta" 2>/dev/null || true)"
+[ -n "$kha_forks" ] || kha_forks=5
+# The deployment: the command provider process (one per \`pulumi up\`) and its start time.
+kha_stamp() {
+  if [ -r "/proc/$PPID/stat" ]; then
+    echo "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true):$PPID:$(sed 's/^.*) //' "/proc/$PPID/stat" | cut -d' ' -f20)"
+  else
+    echo "$PPID:$(ps -o lstart= -p "$PPID" 2>/dev/null || true)"
+  fi
+}
+# True when cluster.yml ran in this deployment and covered $1 (node=<name> or kube_version=<v>).
+kha_covered() {
+  [ -f "$KHA_RUN_DIR/cluster-run" ] && grep -qxF "stamp=$(kha_stamp)" "$KHA_RUN_DIR/cluster-run" && grep -qxF "$1" "$KHA_RUN_DIR/cluster-run"
+}
+kha_playbook() {
+  echo "kubespray-ha: $KHA_ANSIBLE_PLAYBOOK -i $KHA_INVENTORY/hosts.yaml -b --forks $kha_forks --user $KHA_SSH_USER $* (log: $kha_log)" | tee -a "$kha_log" >&2
+  { "$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" "$@" </dev/null 2>&1; echo "$?" > "$kha_tmp/rc"; } | tee -a "$kha_log" >&2
+  kha_rc="$(cat "$kha_tmp/rc")"
+  [ "$kha_rc" = 0 ] || { echo "kubespray-ha: ansible-playbook $1 failed (exit $kha_rc); full log: $kha_log" >&2; exit "$kha_rc"; }
+}
+`;
+}
+
+function extraHostInventory(host: HostEntry): string {
+    return stringify({
+        all: {
+            hosts: { [host.name]: { ansible_host: host.sshAddress, ip: host.ip, access_ip: host.ip } },
+            children: { kube_node: { hosts: { [host.name]: null } } },
+        },
+    });
+}
+
+function renderInvocation(inv: PlaybookInvocation, extraArgs: readonly string[], n: number): string {
+    let out = "";
+    const words: string[] = [];
+    if (inv.extraHost) {
+        const file = `"$kha_tmp/extra-host-${n}.yaml"`;
+        out += heredoc(file, extraHostInventory(inv.extraHost));
+        words.push("-i", file);
+    }
+    words.push(...invocationArgs(inv).map(shellQuote), ...extraArgs.map(shellQuote));
+    if (inv.playbook === "remove-node.yml") {
+        // Word-split on purpose: operator escape hatch, e.g. "-e reset_nodes=false -e allow_ungraceful_removal=true".
+        words.push(`\${${REMOVE_NODE_ARGS_ENV}:-}`);
+    }
+    return `${out}kha_playbook ${words.join(" ")}\n`;
+}
+
+function renderAction(spec: CommandSpec, phase: "create" | "update" | "delete", action: CommandAction, config: ClusterConfig): string {
+    if (action.writesInventory) {
+        // umask 077: Kubespray later writes artifacts/admin.conf (the admin key) under this directory.
+        return `# kubespray-ha ${spec.id} ${phase}: write the rendered inventory (stdin)
+set -eu
+umask 077
+mkdir -p "$KHA_INVENTORY"
+rm -rf "$KHA_INVENTORY/group_vars" "$KHA_INVENTORY/hosts.yaml"
+/bin/sh -eu
+`;
+    }
+    if (action.readsKubeconfig) {
+        return `# kubespray-ha ${spec.id} ${phase}: print the admin kubeconfig Kubespray wrote (kubeconfig_localhost)
+set -eu
+kha_conf="$KHA_INVENTORY/artifacts/admin.conf"
+[ -s "$kha_conf" ] || { echo "kubespray-ha: $kha_conf is missing: Kubespray writes it at the end of cluster.yml (kubeconfig_localhost: true). Was kubespray.workDir removed, or is this another machine? Restore it from the machine that ran cluster.yml." >&2; exit 1; }
+cat "$kha_conf"
+`;
+    }
+    if (action.playbooks.length === 0) {
+        return `# kubespray-ha ${spec.id} ${phase}: nothing to run (only trigger changes run playbooks)
+cat > /dev/null
+`;
+    }
+    let body = preamble(spec.id, phase);
+    if (phase === "delete" && action.playbooks.some((p) => p.playbook === "remove-node.yml")) {
+        // Checked first, so `pulumi destroy` can skip it even where Kubespray is not checked out.
+        body = `if [ "\${${SKIP_REMOVE_NODE_ENV}:-}" = 1 ]; then echo "kubespray-ha: ${SKIP_REMOVE_NODE_ENV}=1: not running remove-node.yml for ${spec.node}" >&2; exit 0; fi\n` + body;
+    }
+    const skip = action.skipIf;
+    if (skip?.kind === "node-covered-by-cluster-run") {
+        body += `if kha_covered ${shellQuote(`node=${skip.node}`)}; then echo "kubespray-ha: ${skip.node} was set up by cluster.yml in this deployment: no scale.yml needed" >&2; exit 0; fi\n`;
+    } else if (skip?.kind === "kube-version-deployed-by-cluster-run") {
+        body += `if kha_covered ${shellQuote(`kube_version=${skip.kubeVersion}`)}; then echo "kubespray-ha: cluster.yml deployed kube_version ${skip.kubeVersion} in this deployment: no upgrade-cluster.yml needed" >&2; exit 0; fi\n`;
+    }
+    action.playbooks.forEach((inv, i) => {
+        body += renderInvocation(inv, config.kubespray.extraArgs, i);
+    });
+    if (action.recordsClusterRun) {
+        body += `{ echo "stamp=$(kha_stamp)"; cat "$KHA_RUN_DIR/inventory.meta"; } > "$KHA_RUN_DIR/cluster-run.new"
+mv -f "$KHA_RUN_DIR/cluster-run.new" "$KHA_RUN_DIR/cluster-run"
+`;
+    }
+    return body;
+}
+
+/**
+ * The shell of one command resource. `baseDir` resolves relative kubespray.dir/workDir (default:
+ * the current directory, the Pulumi project when run by Pulumi).
+ */
+export function renderCommand(config: ClusterConfig, spec: CommandSpec, baseDir?: string): ShellCommand {
+    const paths = runPaths(config, baseDir);
+    const environment: Record<string, string> = {
+        KHA_RUN_DIR: paths.runDir,
+        KHA_INVENTORY: paths.inventoryDir,
+    };
+    const playbooks = spec.kind !== "inventory" && spec.kind !== "kubeconfig";
+    if (playbooks) {
+        Object.assign(environment, {
+            ANSIBLE_CONFIG: path.join(paths.kubesprayDir, "ansible.cfg"),
+            PYTHONUNBUFFERED: "1",
+            KHA_KUBESPRAY_DIR: paths.kubesprayDir,
+            KHA_ANSIBLE_PLAYBOOK: config.kubespray.ansiblePlaybook,
+            KHA_SSH_USER: config.ssh.user,
+        });
+    }
+    return {
+        create: renderAction(spec, "create", spec.create, config),
+        update: renderAction(spec, "update", spec.update, config),
+        ...(spec.delete ? { delete: renderAction(spec, "delete", spec.delete, config) } : {}),
+        environment,
+        stdin: spec.kind === "inventory" ? "inventory-archive" : playbooks ? "ssh-private-key" : "none",
+        logging: spec.kind === "kubeconfig" ? "stderr" : "stdoutAndStderr",
+    };
+}

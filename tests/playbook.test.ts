@@ -1,0 +1,274 @@
+// Pure tests of components/playbook.ts: the command specs the KubesprayRun component creates,
+// and predictRuns, which mirrors Pulumi's diff of those commands between two renders.
+import { parse } from "yaml";
+import { parseClusterConfig } from "../components/config";
+import { renderTimeMachines } from "../components/inventory";
+import {
+    CommandSpec,
+    inventoryArchive,
+    kubesprayCommandSpecs,
+    predictRuns,
+    renderCommand,
+    shellQuote,
+} from "../components/playbook";
+import { hcloudRaw } from "./fixtures";
+
+/** Specs for a raw hcloud-style config (cp1..cpN control-plane+etcd, worker1..M workers). */
+function specsOf(raw: any): CommandSpec[] {
+    const config = parseClusterConfig(raw, { stack: "test" });
+    return kubesprayCommandSpecs(config, renderTimeMachines(config));
+}
+
+const base = () => hcloudRaw(3, 2);
+const withWorkers = (n: number) => hcloudRaw(3, n);
+const summary = (specs: CommandSpec[] | undefined, after: CommandSpec[]) =>
+    predictRuns(specs, after).runs.map((r) => r.args.join(" "));
+
+describe("kubesprayCommandSpecs", () => {
+    const specs = specsOf(base());
+
+    it("lists inventory, cluster, upgrade, kubeconfig, then one command per worker-only node, chained", () => {
+        expect(specs.map((s) => s.id)).toEqual(["inventory", "cluster", "upgrade", "kubeconfig", "node-worker1", "node-worker2"]);
+        expect(specs.find((s) => s.id === "node-worker1")!.dependsOn).toEqual(["upgrade"]);
+        expect(specs.find((s) => s.id === "node-worker2")!.dependsOn).toEqual(["node-worker1"]);
+        expect(specs.find((s) => s.id === "node-worker2")!.machines).toEqual(["worker2"]);
+        expect(specs.find((s) => s.id === "node-worker2")!.deleteBeforeReplace).toBe(true);
+    });
+
+    it("is deterministic", () => {
+        expect(specsOf(base())).toEqual(specs);
+    });
+
+    it("gives the cluster command no worker-only node and no kube_version", () => {
+        const cluster = specs.find((s) => s.id === "cluster")!;
+        expect(cluster.machines).toEqual(["cp1", "cp2", "cp3"]);
+        expect(cluster.triggers.join("\n")).not.toMatch(/worker/);
+        const raw = base();
+        raw.kubeVersion = "1.31.4";
+        expect(specsOf(raw).find((s) => s.id === "cluster")!.triggers).toEqual(cluster.triggers);
+    });
+
+    it("treats control-plane+worker nodes as cluster members, not scaled workers", () => {
+        const raw = base();
+        raw.nodes[0].roles = ["control-plane", "etcd", "worker"];
+        const ids = specsOf(raw).map((s) => s.id);
+        expect(ids).not.toContain("node-cp1");
+    });
+
+    it("only builds the requested specs", () => {
+        const config = parseClusterConfig(base(), { stack: "test" });
+        const only = kubesprayCommandSpecs(config, renderTimeMachines(config), { only: ["node-worker2"] });
+        expect(only).toEqual([specs.find((s) => s.id === "node-worker2")]);
+    });
+});
+
+describe("predictRuns", () => {
+    it("first up: cluster.yml only; the upgrade and the workers are covered by it", () => {
+        const plan = predictRuns(undefined, specsOf(base()));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
+        expect(plan.changes.filter((c) => c.skipped).map((c) => c.id)).toEqual(["upgrade", "node-worker1", "node-worker2"]);
+        expect(plan.warnings).toEqual([]);
+    });
+
+    it("no change: nothing runs", () => {
+        const plan = predictRuns(specsOf(base()), specsOf(base()));
+        expect(plan.runs).toEqual([]);
+        expect(plan.changes.every((c) => c.op === "same")).toBe(true);
+        expect(plan.warnings).toEqual([]);
+    });
+
+    it("add a worker: facts.yml, then scale.yml --limit=<new node>; nothing else", () => {
+        const plan = predictRuns(specsOf(base()), specsOf(withWorkers(3)));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["facts.yml", "scale.yml --limit=worker3"]);
+        expect(plan.runs.every((r) => r.specId === "node-worker3" && r.phase === "create")).toBe(true);
+        const ops = Object.fromEntries(plan.changes.map((c) => [c.id, c.op]));
+        expect(ops).toEqual({
+            inventory: "update", cluster: "same", upgrade: "same", kubeconfig: "same",
+            "node-worker1": "same", "node-worker2": "same", "node-worker3": "create",
+        });
+    });
+
+    it("add two workers: each is scaled on its own, in config order", () => {
+        expect(summary(specsOf(base()), specsOf(withWorkers(4)))).toEqual([
+            "facts.yml", "scale.yml --limit=worker3", "facts.yml", "scale.yml --limit=worker4",
+        ]);
+    });
+
+    it("remove a worker: remove-node.yml -e node=<name> -e skip_confirmation=true, at the end", () => {
+        const plan = predictRuns(specsOf(withWorkers(3)), specsOf(base()));
+        expect(plan.runs).toEqual([{
+            specId: "node-worker3",
+            phase: "delete",
+            playbook: "remove-node.yml",
+            extraVars: [["node", "worker3"], ["skip_confirmation", "true"]],
+            args: ["remove-node.yml", "-e", "node=worker3", "-e", "skip_confirmation=true"],
+        }]);
+        expect(plan.changes.at(-1)).toEqual({ id: "node-worker3", kind: "node", op: "delete" });
+    });
+
+    it("remove two workers: the later one first (dependents are deleted first)", () => {
+        expect(summary(specsOf(withWorkers(4)), specsOf(base()))).toEqual([
+            "remove-node.yml -e node=worker4 -e skip_confirmation=true",
+            "remove-node.yml -e node=worker3 -e skip_confirmation=true",
+        ]);
+    });
+
+    it("change a group_var: cluster.yml, and the kubeconfig is read again", () => {
+        const raw = base();
+        raw.groupVars = { container_manager: "containerd", dns_mode: "coredns" };
+        const plan = predictRuns(specsOf(base()), specsOf(raw));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
+        expect(plan.changes.find((c) => c.id === "kubeconfig")!.op).toBe("replace");
+        expect(plan.changes.find((c) => c.id === "node-worker1")!.op).toBe("same");
+        expect(plan.warnings).toEqual([]);
+    });
+
+    it("change extraArgs: cluster.yml", () => {
+        const raw = base();
+        raw.kubespray = { extraArgs: ["-e", "download_run_once=true"] };
+        expect(summary(specsOf(base()), specsOf(raw))).toEqual(["cluster.yml"]);
+    });
+
+    it("change kubeVersion: upgrade-cluster.yml, not cluster.yml", () => {
+        const before = base();
+        before.kubeVersion = "1.30.6";
+        const after = base();
+        after.kubeVersion = "1.31.4";
+        const plan = predictRuns(specsOf(before), specsOf(after));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["upgrade-cluster.yml"]);
+        expect(plan.changes.find((c) => c.id === "cluster")!.op).toBe("same");
+        expect(plan.warnings).toEqual([]);
+    });
+
+    it("kubeVersion together with a group_var: cluster.yml with an in-place upgrade warning", () => {
+        const before = base();
+        const after = base();
+        after.kubeVersion = "1.31.4";
+        after.groupVars = { dns_mode: "coredns" };
+        const plan = predictRuns(specsOf(before), specsOf(after));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
+        expect(plan.changes.find((c) => c.id === "upgrade")!.skipped).toMatch(/deployed kube_version 1\.31\.4/);
+        expect(plan.warnings.join("\n")).toMatch(/upgrade-cluster\.yml's node-by-node drain/);
+    });
+
+    it("control plane 3 -> 5: cluster.yml with an etcd quorum warning", () => {
+        const plan = predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(hcloudRaw(5, 2)));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
+        expect(plan.warnings).toHaveLength(1);
+        expect(plan.warnings[0]).toMatch(/control plane 3 -> 5, etcd 3 -> 5/);
+        expect(plan.warnings[0]).toMatch(/quorum/);
+        expect(plan.errors).toEqual([]);
+    });
+
+    it("control plane 5 -> 3: cluster.yml, quorum warning, and remove-node advice for the leaving members", () => {
+        const plan = predictRuns(specsOf(hcloudRaw(5, 2)), specsOf(hcloudRaw(3, 2)));
+        expect(summary(specsOf(hcloudRaw(5, 2)), specsOf(hcloudRaw(3, 2)))).toEqual(["cluster.yml"]);
+        expect(plan.warnings.join("\n")).toMatch(/quorum/);
+        expect(plan.warnings.join("\n")).toMatch(/cp4, cp5 leave the control plane\/etcd/);
+    });
+
+    it("a worker's address changes (server replaced): remove-node first, then scale it again", () => {
+        const before = specsOf(base());
+        const after = before.map((s) => s.id !== "node-worker2" ? s : {
+            ...s, triggers: s.triggers.map((t) => t.replace(/ansible_host=[^ ]+/, "ansible_host=198.51.100.7")),
+        });
+        expect(summary(before, after)).toEqual([
+            "remove-node.yml -e node=worker2 -e skip_confirmation=true", "facts.yml", "scale.yml --limit=worker2",
+        ]);
+    });
+
+    it("refuses a node moving between worker-only and control-plane roles", () => {
+        const raw = hcloudRaw(3, 2);
+        raw.nodes[4].roles = ["control-plane", "etcd", "worker"];
+        raw.nodes[3].roles = ["control-plane", "etcd", "worker"];
+        const plan = predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(raw));
+        expect(plan.errors).toHaveLength(2);
+        expect(plan.errors[0]).toMatch(/node worker1 changes between worker-only and control-plane\/etcd/);
+    });
+
+    it("a removed worker plus a group_var change: cluster.yml first, remove-node at the end", () => {
+        const raw = base();
+        raw.groupVars = { dns_mode: "coredns" };
+        expect(summary(specsOf(withWorkers(3)), specsOf(raw))).toEqual([
+            "cluster.yml", "remove-node.yml -e node=worker3 -e skip_confirmation=true",
+        ]);
+    });
+
+    it("an added worker plus a group_var change: cluster.yml covers it, no scale.yml", () => {
+        const raw = withWorkers(3);
+        raw.groupVars = { dns_mode: "coredns" };
+        const plan = predictRuns(specsOf(base()), specsOf(raw));
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
+        expect(plan.changes.find((c) => c.id === "node-worker3")!.skipped).toMatch(/set up by cluster\.yml/);
+    });
+});
+
+describe("renderCommand", () => {
+    const config = parseClusterConfig(base(), { stack: "test" });
+    const specs = kubesprayCommandSpecs(config, renderTimeMachines(config));
+    const shell = (id: string) => renderCommand(config, specs.find((s) => s.id === id)!, "/project");
+
+    it("runs cluster.yml from the Kubespray dir with its ansible.cfg, the inventory and the configured user", () => {
+        const c = shell("cluster");
+        expect(c.environment).toEqual({
+            KHA_RUN_DIR: "/project/.kubespray-ha/test",
+            KHA_INVENTORY: "/project/.kubespray-ha/test/inventory",
+            ANSIBLE_CONFIG: "/project/kubespray/ansible.cfg",
+            PYTHONUNBUFFERED: "1",
+            KHA_KUBESPRAY_DIR: "/project/kubespray",
+            KHA_ANSIBLE_PLAYBOOK: "ansible-playbook",
+            KHA_SSH_USER: "root",
+        });
+        expect(c.create).toMatch(/^kha_playbook cluster\.yml$/m);
+        expect(c.create).toContain(`"$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key"`);
+        expect(c.create).toContain(`trap 'rm -rf "$kha_tmp"' EXIT`);
+        expect(c.stdin).toBe("ssh-private-key");
+        expect(c.update).not.toContain("kha_playbook");
+        expect(c.delete).toBeUndefined();
+    });
+
+    it("scales a worker after facts.yml unless cluster.yml covered it, and removes it with its own host entry", () => {
+        const c = shell("node-worker2");
+        expect(c.create).toMatch(/kha_covered node=worker2.*\nkha_playbook facts\.yml\nkha_playbook scale\.yml --limit=worker2\n$/s);
+        expect(c.delete).toMatch(/kha_playbook -i "\$kha_tmp\/extra-host-0\.yaml" remove-node\.yml -e node=worker2 -e skip_confirmation=true \$\{KUBESPRAY_HA_REMOVE_NODE_ARGS:-\}/);
+        const extra = c.delete!.match(/<<'KHA_EOF_0'\n([\s\S]*?)KHA_EOF_0\n/)![1];
+        expect(parse(extra)).toEqual({
+            all: {
+                hosts: { worker2: { ansible_host: "<known after create: public IPv4 of worker2>", ip: "10.0.1.102", access_ip: "10.0.1.102" } },
+                children: { kube_node: { hosts: { worker2: null } } },
+            },
+        });
+        expect(c.delete!.indexOf("KUBESPRAY_HA_SKIP_REMOVE_NODE")).toBeLessThan(c.delete!.indexOf("cd \"$KHA_KUBESPRAY_DIR\""));
+    });
+
+    it("adds extraArgs after the playbook's own arguments", () => {
+        const raw = base();
+        raw.kubespray = { extraArgs: ["-e", "foo=it's"] };
+        const cfg = parseClusterConfig(raw, { stack: "test" });
+        const spec = kubesprayCommandSpecs(cfg, renderTimeMachines(cfg)).find((s) => s.id === "cluster")!;
+        expect(renderCommand(cfg, spec).create).toContain(`kha_playbook cluster.yml -e 'foo=it'\\''s'`);
+    });
+
+    it("keeps the kubeconfig reader's stdout out of the log", () => {
+        expect(shell("kubeconfig").logging).toBe("stderr");
+        expect(shell("kubeconfig").stdin).toBe("none");
+        expect(shell("cluster").logging).toBe("stdoutAndStderr");
+    });
+
+    it("writes the inventory from stdin here-documents, with a delimiter the content does not contain", () => {
+        const raw = base();
+        raw.groupVars = { weird: "KHA_EOF_0" };
+        const cfg = parseClusterConfig(raw, { stack: "test" });
+        const archive = inventoryArchive(cfg, renderTimeMachines(cfg));
+        expect(archive).toContain(`cat > "$KHA_INVENTORY"/hosts.yaml <<'KHA_EOF_0'`);
+        expect(archive).toContain(`cat > "$KHA_RUN_DIR"/inventory.meta <<'KHA_EOF_0'\nforks=5\nkube_version=kubespray-default\nnode=cp1\n`);
+        expect(archive).toMatch(/zz-extra\.yml <<'KHA_EOF_0'\n/); // the YAML line is "weird: KHA_EOF_0", not the bare word
+    });
+
+    it("quotes shell words", () => {
+        expect(shellQuote("scale.yml")).toBe("scale.yml");
+        expect(shellQuote("--limit=a,b")).toBe("--limit=a,b");
+        expect(shellQuote("a b")).toBe("'a b'");
+        expect(shellQuote("$(x)")).toBe("'$(x)'");
+    });
+});
