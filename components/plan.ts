@@ -1,0 +1,660 @@
+// `plan`: what a change to a stack's config does to what Kubespray is fed, for review.
+// Two renders of the same stack (the base ref and the working tree) are compared: nodes,
+// API endpoint, group_vars, other settings, secrets (by ciphertext only), and the
+// playbooks the Kubespray component would run, decided by ./playbook (the same code).
+// Pure: no Pulumi, no git, no files; scripts/plan.ts does the reading.
+import { parse } from "yaml";
+import { ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "./config";
+import { InventoryMachine, renderInventory, RenderedFiles, renderTimeMachines } from "./inventory";
+import { ChangeOp, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "./playbook";
+import { readStackConfig } from "./stackfile";
+
+/** One rendered stack: the config, the machines as known before creation, the inventory files. */
+export interface PlanSide {
+    /** Where it came from, for the reader: "working tree" or "main (1a2b3c4)". */
+    label: string;
+    config: ClusterConfig;
+    machines: InventoryMachine[];
+    files: RenderedFiles;
+    /** Config path -> ciphertext of every `secure:` value in the stack file (never decrypted, never printed). */
+    secrets: Record<string, string>;
+    /** Stack config keys other than `kubespray-ha:cluster`, as written (secure values included as objects). */
+    otherConfig: Record<string, unknown>;
+}
+
+/** Shown instead of any `secure:` value. Ciphertexts are compared, never shown. */
+export const SECRET_CHANGED = "[secret changed]";
+const SECRET = "[secret]";
+
+const CLUSTER_KEY = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
+
+type SecureValue = { secure: string };
+
+function isSecure(value: unknown): value is SecureValue {
+    return (
+        value !== null &&
+        typeof value === "object" &&
+        !Array.isArray(value) &&
+        Object.keys(value).length === 1 &&
+        typeof (value as SecureValue).secure === "string"
+    );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value) && !isSecure(value);
+}
+
+/** Every `secure:` value below `value`, keyed by its config path (`key`, `key.a.b`, `key[0]`). */
+function collectSecure(value: unknown, at: string, out: Record<string, string>): void {
+    if (isSecure(value)) {
+        out[at] = value.secure;
+    } else if (Array.isArray(value)) {
+        value.forEach((v, i) => collectSecure(v, `${at}[${i}]`, out));
+    } else if (isPlainObject(value)) {
+        for (const [k, v] of Object.entries(value)) collectSecure(v, `${at}.${k}`, out);
+    }
+}
+
+/** The `config:` map of a stack file. */
+function stackConfigMap(stackYaml: string): Record<string, unknown> {
+    const doc = parse(stackYaml) as { config?: Record<string, unknown> } | null;
+    return doc?.config ?? {};
+}
+
+/**
+ * Reads and renders one side. Throws ConfigError (bad config) or Error (bad files) exactly as
+ * `render` and `pulumi preview` would.
+ */
+export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string): PlanSide {
+    const { cluster } = readStackConfig(projectYaml, stackYaml, stack);
+    const config = parseClusterConfig(cluster, { stack });
+    const machines = renderTimeMachines(config);
+    const files = renderInventory(config, machines);
+    const secrets: Record<string, string> = {};
+    const otherConfig: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(stackConfigMap(stackYaml))) {
+        if (key === CLUSTER_KEY) continue;
+        collectSecure(value, key, secrets);
+        otherConfig[key] = value;
+    }
+    return { label, config, machines, files, secrets, otherConfig };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value comparison and display. `secure:` objects compare by ciphertext and show as markers.
+
+/** JSON with sorted keys, so equal values give equal text whatever the key order. */
+function canonical(value: unknown): string {
+    return JSON.stringify(value, (_k, v: unknown) =>
+        isPlainObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+    ) ?? "undefined";
+}
+
+/** `value` with every `secure:` object replaced by "[secret]". */
+function redact(value: unknown): unknown {
+    if (isSecure(value)) return SECRET;
+    if (Array.isArray(value)) return value.map(redact);
+    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+    return value;
+}
+
+/** `value` without its `secure:` objects. */
+function stripSecure(value: unknown): unknown {
+    if (isSecure(value)) return undefined;
+    if (Array.isArray(value)) return value.map(stripSecure);
+    if (isPlainObject(value)) {
+        return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (isSecure(v) ? [] : [[k, stripSecure(v)]])));
+    }
+    return value;
+}
+
+/** A value that differs between the two sides. `before`/`after` absent = the key is absent there. */
+export interface ValueChange {
+    key: string;
+    kind: "added" | "removed" | "changed";
+    before?: unknown;
+    after?: unknown;
+    /** Only a ciphertext differs: shown as "[secret changed]", values omitted. */
+    secretChanged?: true;
+}
+
+/** Compares two values of the same key; undefined when equal. Never returns a ciphertext. */
+function compare(key: string, before: unknown, after: unknown): ValueChange | undefined {
+    if (canonical(before) === canonical(after)) return undefined;
+    const kind = before === undefined ? "added" : after === undefined ? "removed" : "changed";
+    const rb = redact(before);
+    const ra = redact(after);
+    if (kind === "changed" && canonical(rb) === canonical(ra)) {
+        return { key, kind, secretChanged: true };
+    }
+    return {
+        key,
+        kind,
+        ...(before === undefined ? {} : { before: rb }),
+        ...(after === undefined ? {} : { after: ra }),
+    };
+}
+
+/** Diffs two objects leaf by leaf (plain objects are walked, arrays and scalars are leaves). */
+function diffTree(prefix: string, before: unknown, after: unknown, out: ValueChange[]): void {
+    if (isPlainObject(before) && isPlainObject(after)) {
+        const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+        for (const k of keys) diffTree(prefix ? `${prefix}.${k}` : k, before[k], after[k], out);
+        return;
+    }
+    const change = compare(prefix, before, after);
+    if (change) out.push(change);
+}
+
+/** A value for a one-line display: scalars as themselves, the rest as compact JSON. */
+export function showValue(value: unknown): string {
+    if (value === undefined) return "(unset)";
+    if (typeof value === "string") return value;
+    return canonical(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+/** A node as the reviewer sees it: roles in a fixed order, plus any per-node setting. */
+export interface NodeView {
+    name: string;
+    ip: string;
+    roles: string[];
+    /** Where Ansible connects (`ansible_host`); a placeholder on hcloud. */
+    sshAddress: string;
+    /** Per-node settings from the config (serverType, vcpus, sshAddress...), when set. */
+    settings: Record<string, unknown>;
+}
+
+export interface NodeChange {
+    name: string;
+    changes: ValueChange[];
+}
+
+export interface NodeDiff {
+    added: NodeView[];
+    removed: NodeView[];
+    changed: NodeChange[];
+    unchanged: number;
+}
+
+function nodeViews(side: PlanSide): NodeView[] {
+    const machines = new Map(side.machines.map((m) => [m.name, m]));
+    return side.config.nodes.map((n) => {
+        const { name, ip, roles, ...settings } = n;
+        return {
+            name,
+            ip,
+            roles: ROLES.filter((r) => roles.includes(r)),
+            sshAddress: machines.get(name)?.sshAddress ?? ip,
+            settings: Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)),
+        };
+    });
+}
+
+export function diffNodes(before: PlanSide | undefined, after: PlanSide): NodeDiff {
+    const old = new Map((before ? nodeViews(before) : []).map((n) => [n.name, n]));
+    const now = nodeViews(after);
+    const diff: NodeDiff = { added: [], removed: [], changed: [], unchanged: 0 };
+    for (const node of now) {
+        const was = old.get(node.name);
+        if (!was) {
+            diff.added.push(node);
+            continue;
+        }
+        const changes: ValueChange[] = [];
+        for (const c of [
+            compare("roles", was.roles.join(", "), node.roles.join(", ")),
+            compare("ip", was.ip, node.ip),
+            // Where Ansible connects, when it is not simply the ip (baremetal sshAddress).
+            was.sshAddress === was.ip && node.sshAddress === node.ip ? undefined : compare("sshAddress", was.sshAddress, node.sshAddress),
+        ]) {
+            if (c) changes.push(c);
+        }
+        for (const c of diffSettings(was.settings, node.settings)) {
+            if (c.key !== "sshAddress") changes.push(c);
+        }
+        if (changes.length > 0) diff.changed.push({ name: node.name, changes });
+        else diff.unchanged++;
+    }
+    const names = new Set(now.map((n) => n.name));
+    diff.removed = [...old.values()].filter((n) => !names.has(n.name));
+    return diff;
+}
+
+function diffSettings(before: Record<string, unknown>, after: Record<string, unknown>): ValueChange[] {
+    const out: ValueChange[] = [];
+    diffTree("", before, after, out);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// API endpoint
+
+export interface EndpointView {
+    vip: string;
+    /** True when the program picked the VIP (vip.address unset): it can move when nodes change. */
+    picked: boolean;
+    mode: VipMode;
+    domainName: string;
+    apiServerUrl: string;
+}
+
+export interface EndpointDiff {
+    before?: EndpointView;
+    after: EndpointView;
+    /** The VIP or the API URL moved: the kubeconfig's server changes. */
+    moved: boolean;
+    changes: ValueChange[];
+}
+
+function endpointView(config: ClusterConfig): EndpointView {
+    return {
+        vip: config.vip.address,
+        picked: config.vip.picked,
+        mode: config.vip.mode,
+        domainName: config.vip.domainName ?? config.vip.address,
+        apiServerUrl: config.apiServerUrl,
+    };
+}
+
+export function diffEndpoint(before: PlanSide | undefined, after: PlanSide): EndpointDiff {
+    const now = endpointView(after.config);
+    if (!before) return { after: now, moved: false, changes: [] };
+    const was = endpointView(before.config);
+    const changes: ValueChange[] = [];
+    diffTree("", { ...was, picked: undefined }, { ...now, picked: undefined }, changes);
+    return { before: was, after: now, moved: was.vip !== now.vip || was.apiServerUrl !== now.apiServerUrl, changes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables: group_vars files and the inventory's all.vars, parsed back from the rendered text.
+
+export interface VarChange extends ValueChange {
+    /** Ansible group the variable applies to (`k8s_cluster`, or `all` for hosts.yaml all.vars). */
+    group: string;
+    /** The rendered file it lives in (after the change, or before when removed). */
+    file: string;
+}
+
+interface VarEntry {
+    group: string;
+    file: string;
+    value: unknown;
+}
+
+/** group -> variable -> where and what, from the rendered files (parsed with `yaml`). */
+export function renderedVars(files: RenderedFiles): Map<string, VarEntry> {
+    const vars = new Map<string, VarEntry>();
+    const add = (group: string, file: string, doc: unknown) => {
+        if (!isPlainObject(doc)) return;
+        for (const [key, value] of Object.entries(doc)) vars.set(`${group}\0${key}`, { group, file, value });
+    };
+    for (const [file, text] of Object.entries(files)) {
+        const m = /^group_vars\/([^/]+)(?:\/|\.ya?ml$)/.exec(file);
+        if (m) add(m[1].replace(/\.ya?ml$/, ""), file, parse(text));
+    }
+    const hosts = files["hosts.yaml"];
+    if (hosts !== undefined) {
+        add("all", "hosts.yaml", (parse(hosts) as { all?: { vars?: unknown } } | null)?.all?.vars);
+    }
+    return vars;
+}
+
+export function diffVars(before: PlanSide | undefined, after: PlanSide): VarChange[] {
+    const old = before ? renderedVars(before.files) : new Map<string, VarEntry>();
+    const now = renderedVars(after.files);
+    const ids = [...new Set([...old.keys(), ...now.keys()])];
+    const out: VarChange[] = [];
+    for (const id of ids) {
+        const [, key] = id.split("\0");
+        const was = old.get(id);
+        const is = now.get(id);
+        const change = compare(key, was?.value, is?.value);
+        if (change) out.push({ ...change, group: (is ?? was)!.group, file: (is ?? was)!.file });
+    }
+    return out.sort((a, b) => a.group.localeCompare(b.group) || a.key.localeCompare(b.key));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other settings: the validated config outside nodes, VIP and groupVars (these have their own
+// sections), plus other stack config keys. Shown so a reviewer sees e.g. a changed server type.
+
+/**
+ * Config keys left out of "other settings": what has its own section (nodes, VIP, groupVars), what is
+ * derived (subnet, URL), and what is rendered into the inventory and so shows among the variables
+ * (kubeVersion as kube_version, interface as kube_vip_interface, ssh.user as ansible_user...).
+ */
+const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp"];
+
+function omit(obj: object, keys: readonly string[]): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
+}
+
+function otherSettings(side: PlanSide): Record<string, unknown> {
+    const cluster = { ...omit(side.config, SHOWN_ELSEWHERE), ssh: omit(side.config.ssh, ["user"]) };
+    // Secret values are reported, by key only, in their own section.
+    return { [CLUSTER_KEY]: cluster, ...(stripSecure(side.otherConfig) as Record<string, unknown>) };
+}
+
+export function diffSettingsOf(before: PlanSide | undefined, after: PlanSide): ValueChange[] {
+    if (!before) return [];
+    const out: ValueChange[] = [];
+    diffTree("", otherSettings(before), otherSettings(after), out);
+    return out.map((c) => ({ ...c, key: c.key.startsWith(`${CLUSTER_KEY}.`) ? c.key.slice(CLUSTER_KEY.length + 1) : c.key }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets: key paths whose ciphertext differs. Only the key and "[secret changed]" are shown.
+
+export interface SecretChange {
+    key: string;
+    kind: "added" | "removed" | "changed";
+    /** Always "[secret changed]": what a reader (or a tool) may show of it. */
+    value: typeof SECRET_CHANGED;
+}
+
+export function diffSecrets(before: PlanSide | undefined, after: PlanSide): SecretChange[] {
+    const old = before?.secrets ?? {};
+    const keys = [...new Set([...Object.keys(old), ...Object.keys(after.secrets)])].sort();
+    return keys
+        .filter((k) => old[k] !== after.secrets[k])
+        .map((key) => ({
+            key,
+            kind: old[key] === undefined ? "added" : after.secrets[key] === undefined ? "removed" : "changed",
+            value: SECRET_CHANGED,
+        }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan: everything above, plus the playbooks, for one stack.
+
+/** One predicted playbook run: `command` is e.g. `scale.yml --limit=node4`; `op` is what Pulumi does to `specId`. */
+export interface PlannedRun extends PlaybookRun {
+    command: string;
+    op: ChangeOp;
+}
+
+/** What the Kubespray component would run, as decided by ./playbook. */
+export interface PlaybookPrediction {
+    /** The runs in order, as ./playbook's predictRuns returned them, with their command line and the resource's operation. */
+    runs: PlannedRun[];
+    /** Resources created without running their playbooks, and why (covered by this up's cluster.yml). */
+    skipped: string[];
+    warnings: string[];
+    /** Transitions the Kubespray component refuses: `pulumi up` would fail before running anything. */
+    errors: string[];
+}
+
+export interface StackPlan {
+    stack: string;
+    /** Where the two sides came from. `before` is absent for a stack new in this change. */
+    before?: string;
+    after: string;
+    newStack: boolean;
+    nodes: NodeDiff;
+    endpoint: EndpointDiff;
+    vars: VarChange[];
+    settings: ValueChange[];
+    secrets: SecretChange[];
+    playbooks: PlaybookPrediction;
+    /** Loud notes for the reviewer (a moved API endpoint first). */
+    warnings: string[];
+    /** The CLI's exit code: 1 when the component would refuse the change, 2 when a playbook would run, else 0. */
+    exitCode: 0 | 1 | 2;
+}
+
+/** Why a moved endpoint matters: the k8s.Provider's server is the API URL. */
+export function endpointMovedWarning(e: EndpointDiff): string {
+    const picked = e.after.picked || e.before?.picked ? " The VIP is picked by the program (vip.address unset): set vip.address to pin it." : "";
+    return (
+        `API ENDPOINT MOVES: VIP ${e.before?.vip} -> ${e.after.vip}, API URL ${e.before?.apiServerUrl} -> ${e.after.apiServerUrl}. ` +
+        "The kubeconfig's server changes, so Pulumi REPLACES EVERY KUBERNETES RESOURCE built on the k8s provider, " +
+        "and the API certificates must be re-issued." +
+        picked
+    );
+}
+
+export function planStack(stack: string, before: PlanSide | undefined, after: PlanSide, playbooks: PlaybookPrediction): StackPlan {
+    const endpoint = diffEndpoint(before, after);
+    const warnings: string[] = [];
+    if (endpoint.moved) warnings.push(endpointMovedWarning(endpoint));
+    warnings.push(...playbooks.warnings);
+    return {
+        stack,
+        ...(before ? { before: before.label } : {}),
+        after: after.label,
+        newStack: !before,
+        nodes: diffNodes(before, after),
+        endpoint,
+        vars: diffVars(before, after),
+        settings: diffSettingsOf(before, after),
+        secrets: diffSecrets(before, after),
+        playbooks,
+        warnings,
+        exitCode: playbooks.errors.length > 0 ? 1 : playbooks.runs.length > 0 ? 2 : 0,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting: plain text (terminal), Markdown (PR comment), JSON (tools).
+
+export const PLAN_FORMATS = ["text", "md", "json"] as const;
+export type PlanFormat = (typeof PLAN_FORMATS)[number];
+
+const SIGN = { added: "+", removed: "-", changed: "~" } as const;
+
+function changeText(c: ValueChange): string {
+    if (c.secretChanged) return `${c.key}: ${SECRET_CHANGED}`;
+    if (c.kind === "added") return `${c.key}: ${showValue(c.after)}`;
+    if (c.kind === "removed") return `${c.key}: ${showValue(c.before)}`;
+    return `${c.key}: ${showValue(c.before)} -> ${showValue(c.after)}`;
+}
+
+function count(n: number, what: string): string {
+    return `${n} ${what}`;
+}
+
+function nodeCounts(d: NodeDiff): string {
+    return [count(d.added.length, "added"), count(d.removed.length, "removed"), count(d.changed.length, "changed"), count(d.unchanged, "unchanged")].join(", ");
+}
+
+function varCounts(vars: ValueChange[]): string {
+    const n = (k: ValueChange["kind"]) => vars.filter((v) => v.kind === k).length;
+    return `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed`;
+}
+
+function modeText(mode: VipMode): string {
+    return { arp: "kube-vip ARP", bgp: "kube-vip BGP", loadbalancer: "Hetzner Load Balancer" }[mode];
+}
+
+/** `cluster replaced`, `node-w4 created`, `node-w4 replaced (delete)`: which resource runs it, and why. */
+function runReason(r: PlannedRun): string {
+    const done = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" }[r.op];
+    return `${r.specId} ${done}${r.op === "replace" && r.phase === "delete" ? ": delete of the old one" : ""}`;
+}
+
+function varName(v: VarChange): string {
+    return v.group === "k8s_cluster" ? v.key : `${v.key} (${v.group})`;
+}
+
+export function formatText(plan: StackPlan): string {
+    const lines: string[] = [];
+    lines.push(`kubespray-ha plan for stack "${plan.stack}": ${plan.before ?? "(stack absent)"} -> ${plan.after}`);
+    if (plan.newStack) lines.push("NEW CLUSTER: the stack does not exist at the base ref.");
+    lines.push("");
+    for (const w of plan.warnings) lines.push(`!!! ${w}`);
+    if (plan.warnings.length > 0) lines.push("");
+
+    for (const e of plan.playbooks.errors) lines.push(`!!! REFUSED: \`pulumi up\` would fail before running anything: ${e}`);
+    if (plan.playbooks.errors.length > 0) lines.push("");
+    const runs = plan.playbooks.runs;
+    if (runs.length === 0) {
+        lines.push("Playbooks: none would run.");
+    } else {
+        lines.push("Playbooks that would run, in order:");
+        const width = Math.max(...runs.map((r) => r.command.length));
+        runs.forEach((r, i) => lines.push(`  ${i + 1}. ${r.command.padEnd(width)}  (${runReason(r)})`));
+    }
+    for (const s of plan.playbooks.skipped) lines.push(`  not run: ${s}`);
+    lines.push("");
+
+    const n = plan.nodes;
+    lines.push(`Nodes: ${nodeCounts(n)}`);
+    for (const node of n.added) lines.push(`  + ${node.name.padEnd(16)} ${node.ip.padEnd(15)} [${node.roles.join(", ")}]`);
+    for (const node of n.removed) lines.push(`  - ${node.name.padEnd(16)} ${node.ip.padEnd(15)} [${node.roles.join(", ")}]`);
+    for (const node of n.changed) lines.push(`  ~ ${node.name.padEnd(16)} ${node.changes.map(changeText).join("; ")}`);
+    lines.push("");
+
+    const e = plan.endpoint;
+    if (!e.before || e.changes.length === 0) {
+        lines.push(`API endpoint: ${e.after.apiServerUrl} (VIP ${e.after.vip} via ${modeText(e.after.mode)})${e.before ? ", unchanged" : ""}`);
+    } else {
+        lines.push(`API endpoint: CHANGED${e.moved ? " (MOVED)" : ""}`);
+        lines.push(`  VIP:      ${e.before.vip} -> ${e.after.vip}`);
+        lines.push(`  API URL:  ${e.before.apiServerUrl} -> ${e.after.apiServerUrl}`);
+        if (e.before.mode !== e.after.mode) lines.push(`  mode:     ${modeText(e.before.mode)} -> ${modeText(e.after.mode)}`);
+        if (e.before.domainName !== e.after.domainName) lines.push(`  domain:   ${e.before.domainName} -> ${e.after.domainName}`);
+    }
+    lines.push("");
+
+    lines.push(plan.vars.length === 0 ? "Variables (group_vars, inventory vars): unchanged" : `Variables (group_vars, inventory vars): ${varCounts(plan.vars)}`);
+    for (const v of plan.vars) lines.push(`  ${SIGN[v.kind]} ${changeText({ ...v, key: varName(v) })}`);
+
+    if (plan.settings.length > 0) {
+        lines.push("", "Other settings:");
+        for (const s of plan.settings) lines.push(`  ${SIGN[s.kind]} ${changeText(s)}`);
+    }
+    if (plan.secrets.length > 0) {
+        lines.push("", "Secrets (compared by ciphertext, never decrypted):");
+        for (const s of plan.secrets) lines.push(`  ${SIGN[s.kind]} ${s.key}: ${SECRET_CHANGED}`);
+    }
+    return lines.join("\n") + "\n";
+}
+
+/** Text for a Markdown table cell or inline code: no newlines, pipes escaped, backticks survive. */
+function code(value: string): string {
+    const text = value.replace(/\r?\n/g, " ").replace(/\|/g, "\\|");
+    const fence = text.includes("`") ? "``" : "`";
+    return `${fence}${fence === "``" ? " " : ""}${text}${fence === "``" ? " " : ""}${fence}`;
+}
+
+function mdValue(c: ValueChange, side: "before" | "after"): string {
+    if (c.secretChanged) return side === "after" ? SECRET_CHANGED : "";
+    const v = side === "before" ? c.before : c.after;
+    return v === undefined ? "" : code(showValue(v));
+}
+
+function mdTable(header: string[], rows: string[][]): string[] {
+    return [`| ${header.join(" | ")} |`, `|${header.map(() => " --- ").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+}
+
+export function formatMarkdown(plan: StackPlan): string {
+    const out: string[] = [];
+    out.push(`### kubespray-ha plan: stack \`${plan.stack}\``);
+    out.push("");
+    out.push(plan.before ? `Base: ${code(plan.before)} → ${plan.after}` : `**New cluster**: the stack does not exist at the base ref.`);
+    out.push("");
+    for (const w of plan.warnings) {
+        out.push(w === plan.warnings[0] && plan.endpoint.moved ? "> [!CAUTION]" : "> [!WARNING]", `> ${w.replace(/\n/g, "\n> ")}`, "");
+    }
+
+    for (const e of plan.playbooks.errors) {
+        out.push("> [!CAUTION]", `> **Refused**: \`pulumi up\` would fail before running anything: ${e}`, "");
+    }
+    if (plan.playbooks.runs.length === 0) {
+        out.push("**No playbook would run.**");
+    } else {
+        out.push(`**Playbooks that would run, in order (${plan.playbooks.runs.length}):**`, "");
+        plan.playbooks.runs.forEach((r, i) => out.push(`${i + 1}. ${code(r.command)} (${runReason(r)})`));
+    }
+    if (plan.playbooks.skipped.length > 0) {
+        out.push("", ...plan.playbooks.skipped.map((s) => `- not run: ${s}`));
+    }
+    out.push("");
+
+    const n = plan.nodes;
+    out.push(`#### Nodes: ${nodeCounts(n)}`, "");
+    const nodeRows: string[][] = [
+        ...n.added.map((x) => ["added", code(x.name), code(x.ip), x.roles.join(", "), ""]),
+        ...n.removed.map((x) => ["removed", code(x.name), code(x.ip), x.roles.join(", "), ""]),
+        ...n.changed.map((x) => ["changed", code(x.name), "", "", x.changes.map((c) => code(changeText(c))).join("<br>")]),
+    ];
+    if (nodeRows.length > 0) out.push(...mdTable(["", "node", "ip", "roles", "change"], nodeRows), "");
+
+    const e = plan.endpoint;
+    out.push("#### API endpoint", "");
+    if (!e.before || e.changes.length === 0) {
+        out.push(`${code(e.after.apiServerUrl)} (VIP ${code(e.after.vip)} via ${modeText(e.after.mode)})${e.before ? ", unchanged" : ""}`, "");
+    } else {
+        out.push(
+            ...mdTable(
+                ["", "before", "after"],
+                [
+                    ["VIP", code(e.before.vip), `${code(e.after.vip)}${e.before.vip !== e.after.vip ? " **MOVED**" : ""}`],
+                    ["API URL", code(e.before.apiServerUrl), `${code(e.after.apiServerUrl)}${e.before.apiServerUrl !== e.after.apiServerUrl ? " **MOVED**" : ""}`],
+                    ["mode", modeText(e.before.mode), modeText(e.after.mode)],
+                    ["domain name", code(e.before.domainName), code(e.after.domainName)],
+                ],
+            ),
+            "",
+        );
+    }
+
+    out.push(`#### Variables: ${plan.vars.length === 0 ? "unchanged" : varCounts(plan.vars)}`, "");
+    if (plan.vars.length > 0) {
+        out.push(
+            ...mdTable(
+                ["", "variable", "group", "before", "after"],
+                plan.vars.map((v) => [v.kind, code(v.key), code(v.group), mdValue(v, "before"), mdValue(v, "after")]),
+            ),
+            "",
+        );
+    }
+    if (plan.settings.length > 0) {
+        out.push("#### Other settings", "");
+        out.push(...mdTable(["", "key", "before", "after"], plan.settings.map((s) => [s.kind, code(s.key), mdValue(s, "before"), mdValue(s, "after")])), "");
+    }
+    if (plan.secrets.length > 0) {
+        out.push("#### Secrets", "", "Compared by ciphertext, never decrypted (re-encrypting the same value also counts).", "");
+        for (const s of plan.secrets) out.push(`- ${code(s.key)}: ${SECRET_CHANGED}`);
+        out.push("");
+    }
+    return out.join("\n");
+}
+
+export function formatJson(plan: StackPlan): string {
+    return JSON.stringify(plan, null, 2) + "\n";
+}
+
+export function formatPlan(plan: StackPlan, format: PlanFormat): string {
+    return format === "md" ? formatMarkdown(plan) : format === "json" ? formatJson(plan) : formatText(plan);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playbooks: decided by ./playbook, the very specs and prediction the Kubespray component uses.
+
+/** The command line of a predicted run, without the common arguments (-i, --forks, --user...). */
+export function runCommand(run: PlaybookRun): string {
+    return run.args.map(shellQuote).join(" ");
+}
+
+/**
+ * What `pulumi up` would run going from `before` (the last deployment, here: the base ref) to `after`.
+ * Both sides use the machines as known before creation, so hcloud public IPs are equal placeholders:
+ * a server replaced by Pulumi (new public IP) re-runs its node's playbooks, which only `pulumi preview` shows.
+ */
+export function predictPlaybooks(before: PlanSide | undefined, after: PlanSide): PlaybookPrediction {
+    const plan = predictRuns(
+        before ? kubesprayCommandSpecs(before.config, before.machines) : undefined,
+        kubesprayCommandSpecs(after.config, after.machines),
+    );
+    const ops = new Map(plan.changes.map((c) => [c.id, c.op]));
+    return {
+        runs: plan.runs.map((r) => ({ ...r, command: runCommand(r), op: ops.get(r.specId) ?? "same" })),
+        skipped: plan.changes.filter((c) => c.skipped).map((c) => `${c.id}: ${c.skipped}`),
+        warnings: plan.warnings,
+        errors: plan.errors,
+    };
+}

@@ -1,0 +1,409 @@
+// `npm run plan`: over two real commits of a temporary git repository, run as the real CLI
+// (exit codes included), then the same plans in Markdown and JSON in-process.
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { diffVars, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/plan";
+import { runPlan } from "../scripts/plan";
+import { libvirtRaw } from "./fixtures";
+
+const root = path.join(__dirname, "..");
+const tsNode = path.join(root, "node_modules", ".bin", "ts-node");
+const projectYaml = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
+
+const CLUSTER = "kubespray-ha:cluster";
+const KEY_A = "v1:AAAAciphertextOfTheFirstKeyAAAA";
+const KEY_B = "v1:BBBBciphertextOfTheSecondKeyBBB";
+
+function stackYaml(cluster: unknown, extra: Record<string, unknown> = {}): string {
+    return "# the dev stack\n" + stringify({ config: { [CLUSTER]: cluster, ...extra } });
+}
+
+const tmpDirs: string[] = [];
+afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function tmp(prefix: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    tmpDirs.push(dir);
+    return dir;
+}
+
+/** A git repository holding the project files, on a branch `change` forked from `main`. */
+class StackRepo {
+    readonly dir = tmp("kha-plan-");
+
+    constructor(branch = "main") {
+        this.git("init", "-q", "-b", branch);
+        fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), projectYaml);
+    }
+
+    git(...args: string[]): string {
+        return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", ...args], {
+            cwd: this.dir,
+            encoding: "utf8",
+        });
+    }
+
+    write(text: string, stack = "dev"): this {
+        fs.writeFileSync(path.join(this.dir, `Pulumi.${stack}.yaml`), text);
+        return this;
+    }
+
+    commit(message: string): string {
+        this.git("add", "-A");
+        this.git("commit", "-q", "--allow-empty", "-m", message);
+        return this.git("rev-parse", "HEAD").trim();
+    }
+
+    /** Base on main, the change committed on a branch, as a PR would be. */
+    static pr(before: string | undefined, after: string): StackRepo {
+        const repo = new StackRepo();
+        if (before !== undefined) repo.write(before);
+        repo.commit("base");
+        repo.git("checkout", "-q", "-b", "change");
+        repo.write(after).commit("change");
+        return repo;
+    }
+}
+
+function cli(args: string[]) {
+    return spawnSync(tsNode, ["--transpile-only", path.join(root, "scripts", "plan.ts"), ...args], { cwd: root, encoding: "utf8" });
+}
+
+function inProcess(args: string[]) {
+    let stdout = "";
+    let stderr = "";
+    const code = runPlan(args, { cwd: root, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+}
+
+const withWorker = () => {
+    const raw = libvirtRaw();
+    raw.nodes.push({ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"] });
+    return raw;
+};
+const baseCluster = () => ({ ...libvirtRaw(), kubeVersion: "1.31.4", groupVars: { ntp_enabled: false, dns_mode: "coredns" } });
+
+interface Scenario {
+    name: string;
+    before: unknown;
+    after: unknown;
+    code: number;
+    text: RegExp[];
+    absent?: RegExp[];
+}
+
+const scenarios: Scenario[] = [
+    {
+        name: "add a worker",
+        before: libvirtRaw(),
+        after: withWorker(),
+        code: 2,
+        text: [
+            /^Playbooks that would run, in order:\n {2}1\. facts\.yml +\(node-kubenode4 created\)\n {2}2\. scale\.yml --limit=kubenode4 +\(node-kubenode4 created\)\n\n/m,
+            /^Nodes: 1 added, 0 removed, 0 changed, 3 unchanged$/m,
+            /^ {2}\+ kubenode4 +192\.168\.122\.24 +\[worker\]$/m,
+        ],
+        absent: [/API ENDPOINT MOVES/, /cluster\.yml/],
+    },
+    {
+        name: "remove a worker",
+        before: withWorker(),
+        after: libvirtRaw(),
+        code: 2,
+        text: [
+            /^Playbooks that would run, in order:\n {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 deleted\)\n\n/m,
+            /^Nodes: 0 added, 1 removed, 0 changed, 3 unchanged$/m,
+            /^ {2}- kubenode4 +192\.168\.122\.24 +\[worker\]$/m,
+        ],
+        absent: [/API ENDPOINT MOVES/, /cluster\.yml/],
+    },
+    {
+        name: "change the VIP",
+        before: libvirtRaw(),
+        after: { ...libvirtRaw(), vip: { address: "192.168.122.101", mode: "arp" } },
+        code: 2,
+        text: [
+            /^!!! API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101, API URL https:\/\/192\.168\.122\.100:6443 -> https:\/\/192\.168\.122\.101:6443\. .*REPLACES EVERY KUBERNETES RESOURCE/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n\n/m,
+            /^API endpoint: CHANGED \(MOVED\)$/m,
+            /^ {2}~ kube_vip_address: 192\.168\.122\.100 -> 192\.168\.122\.101$/m,
+            /^ {2}~ loadbalancer_apiserver: \{"address":"192\.168\.122\.100","port":6443\} -> \{"address":"192\.168\.122\.101","port":6443\}$/m,
+            /^Nodes: 0 added, 0 removed, 0 changed, 3 unchanged$/m,
+        ],
+    },
+    {
+        name: "change a group_var",
+        before: baseCluster(),
+        after: { ...baseCluster(), groupVars: { ntp_enabled: true, dns_mode: "coredns", etcd_deployment_type: "host" } },
+        code: 2,
+        text: [
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n\n/m,
+            /^Variables \(group_vars, inventory vars\): 1 added, 0 removed, 1 changed$/m,
+            /^ {2}~ ntp_enabled: false -> true$/m,
+            /^ {2}\+ etcd_deployment_type: host$/m,
+        ],
+        absent: [/dns_mode/, /API ENDPOINT MOVES/, /^ {2}[-+~] kubenode/m],
+    },
+    {
+        name: "change kubeVersion",
+        before: baseCluster(),
+        after: { ...baseCluster(), kubeVersion: "1.32.0" },
+        code: 2,
+        text: [
+            /^Playbooks that would run, in order:\n {2}1\. upgrade-cluster\.yml +\(upgrade replaced\)\n\n/m,
+            /^Variables \(group_vars, inventory vars\): 0 added, 0 removed, 1 changed$/m,
+            /^ {2}~ kube_version: 1\.31\.4 -> 1\.32\.0$/m,
+        ],
+        absent: [/API ENDPOINT MOVES/, /^ {2}\d\. cluster\.yml/m, /!!!/],
+    },
+];
+
+describe("npm run plan over two commits (the real CLI)", () => {
+    it.each(scenarios)("$name: exit $code", ({ before, after, code, text, absent }) => {
+        const repo = StackRepo.pr(stackYaml(before), stackYaml(after));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.stderr).toBe("");
+        expect(res.status).toBe(code);
+        expect(res.stdout).toMatch(/^kubespray-ha plan for stack "dev": merge-base of HEAD and main \([0-9a-f]{7}\) -> working tree$/m);
+        for (const re of text) expect(res.stdout).toMatch(re);
+        for (const re of absent ?? []) expect(res.stdout).not.toMatch(re);
+    });
+
+    it("no change (the stack file only reformatted): exit 0, nothing runs", () => {
+        const raw = baseCluster();
+        const reordered = Object.fromEntries(Object.entries(raw).reverse());
+        const repo = StackRepo.pr(stackYaml(raw), "# reformatted, same config\n" + stringify({ config: { [CLUSTER]: reordered } }, { indent: 4 }));
+        expect(repo.git("diff", "--stat", "main", "change")).toMatch(/Pulumi\.dev\.yaml/);
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.stderr).toBe("");
+        expect(res.status).toBe(0);
+        expect(res.stdout).toMatch(/^Playbooks: none would run\.$/m);
+        expect(res.stdout).toMatch(/^Nodes: 0 added, 0 removed, 0 changed, 3 unchanged$/m);
+        expect(res.stdout).toMatch(/^API endpoint: https:\/\/192\.168\.122\.100:6443 \(VIP 192\.168\.122\.100 via kube-vip ARP\), unchanged$/m);
+        expect(res.stdout).toMatch(/^Variables \(group_vars, inventory vars\): unchanged$/m);
+        expect(res.stdout).not.toMatch(/Other settings|Secrets/);
+    });
+
+    it("a changed secure: value shows as [secret changed], never its ciphertext", () => {
+        const repo = StackRepo.pr(
+            stackYaml(libvirtRaw(), { "kubespray-ha:sshPrivateKey": { secure: KEY_A } }),
+            stackYaml(libvirtRaw(), { "kubespray-ha:sshPrivateKey": { secure: KEY_B } }),
+        );
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.status).toBe(0);
+        expect(res.stdout).toMatch(/^Secrets \(compared by ciphertext, never decrypted\):\n {2}~ kubespray-ha:sshPrivateKey: \[secret changed\]$/m);
+        for (const format of ["text", "md", "json"]) {
+            const out = inProcess(["--stack", "dev", "--dir", repo.dir, "--format", format]);
+            expect(out.stdout).toContain(SECRET_CHANGED);
+            expect(out.stdout).not.toMatch(/AAAA|BBBB|ciphertextOf/);
+        }
+    });
+
+    it("an unchanged secure: value shows nothing", () => {
+        const extra = { "kubespray-ha:sshPrivateKey": { secure: KEY_A } };
+        const repo = StackRepo.pr(stackYaml(libvirtRaw(), extra), stackYaml(withWorker(), extra));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.stdout).not.toMatch(/secret|AAAA/i);
+    });
+
+    it("a stack absent at the base is a new cluster", () => {
+        const repo = StackRepo.pr(undefined, stackYaml(libvirtRaw()));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.stderr).toBe("");
+        expect(res.status).toBe(2);
+        expect(res.stdout).toMatch(/^kubespray-ha plan for stack "dev": \(stack absent\) -> working tree$/m);
+        expect(res.stdout).toMatch(/^NEW CLUSTER: the stack does not exist at the base ref\.$/m);
+        expect(res.stdout).toMatch(/^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster created\)\n {2}not run: upgrade: cluster\.yml deployed kube_version kubespray-default in this deployment\n/m);
+        expect(res.stdout).toMatch(/^Nodes: 3 added, 0 removed, 0 changed, 0 unchanged$/m);
+        expect(res.stdout).toMatch(/^ {2}\+ kube_vip_address: 192\.168\.122\.100$/m);
+        expect(res.stdout).not.toMatch(/API ENDPOINT MOVES/);
+    });
+
+    it("exits 1 when the Kubespray component would refuse the change (workers becoming control plane)", () => {
+        const before = withWorker();
+        before.nodes.push({ name: "kubenode5", ip: "192.168.122.25", roles: ["worker"] });
+        const after = withWorker();
+        after.nodes.push({ name: "kubenode5", ip: "192.168.122.25", roles: ["worker"] });
+        for (const n of after.nodes.slice(3)) n.roles = ["control-plane", "etcd", "worker"];
+        const repo = StackRepo.pr(stackYaml(before), stackYaml(after));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.status).toBe(1);
+        expect(res.stdout).toMatch(/^!!! REFUSED: `pulumi up` would fail before running anything: node kubenode4 changes between worker-only and control-plane\/etcd roles/m);
+        expect(res.stdout).toMatch(/^ {2}~ kubenode4 +roles: worker -> control-plane, etcd, worker$/m);
+        expect(res.stderr).toMatch(/^plan: stack dev: the Kubespray component refuses this change: node kubenode4 changes/m);
+    });
+
+    it("exits 1 with the ConfigError when the working tree's config is bad", () => {
+        const bad = { ...libvirtRaw(), vip: { address: "192.168.122.1", mode: "arp" } };
+        const repo = StackRepo.pr(stackYaml(libvirtRaw()), stackYaml(bad));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.status).toBe(1);
+        expect(res.stdout).toBe("");
+        expect(res.stderr).toMatch(/^plan: stack dev at working tree: invalid stack config kubespray-ha:cluster:\n {2}- vip\.address: 192\.168\.122\.1 is the gateway/m);
+    });
+
+    it("exits 1 with the ConfigError when the base's config is bad", () => {
+        const bad = libvirtRaw();
+        bad.nodes.pop();
+        const repo = StackRepo.pr(stackYaml(bad), stackYaml(libvirtRaw()));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.status).toBe(1);
+        expect(res.stderr).toMatch(/^plan: stack dev at merge-base of HEAD and main \([0-9a-f]{7}\): invalid stack config kubespray-ha:cluster:\n {2}- nodes: 2 nodes have the role control-plane/m);
+    });
+});
+
+describe("plan: refs and arguments", () => {
+    it("reads an explicit --base, and the working tree's uncommitted changes", () => {
+        const repo = new StackRepo();
+        const first = repo.write(stackYaml(libvirtRaw())).commit("first");
+        repo.write(stackYaml(withWorker())).commit("second, on main");
+        // Not committed: the plan reads the working tree.
+        const raw = withWorker();
+        raw.nodes[3].ip = "192.168.122.34";
+        repo.write(stackYaml(raw));
+
+        const vsHead = inProcess(["--stack", "dev", "--dir", repo.dir]);
+        expect(vsHead.code).toBe(2);
+        expect(vsHead.stdout).toMatch(/^ {2}~ kubenode4 +ip: 192\.168\.122\.24 -> 192\.168\.122\.34$/m);
+        // A node whose trigger changes is replaced: removed first (deleteBeforeReplace), then scaled again.
+        expect(vsHead.stdout).toMatch(
+            /^ {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one\)\n {2}2\. facts\.yml +\(node-kubenode4 replaced\)\n {2}3\. scale\.yml --limit=kubenode4 /m,
+        );
+
+        const vsFirst = inProcess(["--stack", "dev", "--dir", repo.dir, "--base", first.slice(0, 10)]);
+        expect(vsFirst.stdout).toMatch(new RegExp(`for stack "dev": ${first.slice(0, 7)} -> working tree`));
+        expect(vsFirst.stdout).toMatch(/^ {2}\+ kubenode4 +192\.168\.122\.34 +\[worker\]$/m);
+    });
+
+    it("falls back to HEAD when there is no main branch", () => {
+        const repo = new StackRepo("trunk");
+        repo.write(stackYaml(libvirtRaw())).commit("only");
+        const res = inProcess(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.code).toBe(0);
+        expect(res.stdout).toMatch(/: HEAD \([0-9a-f]{7}; no main branch\) -> working tree/);
+    });
+
+    it("works in a project that is a subdirectory of the repository", () => {
+        const repo = new StackRepo();
+        const sub = path.join(repo.dir, "infra");
+        fs.mkdirSync(sub);
+        fs.renameSync(path.join(repo.dir, "Pulumi.yaml"), path.join(sub, "Pulumi.yaml"));
+        fs.writeFileSync(path.join(sub, "Pulumi.dev.yaml"), stackYaml(libvirtRaw()));
+        repo.commit("base");
+        repo.git("checkout", "-q", "-b", "change");
+        fs.writeFileSync(path.join(sub, "Pulumi.dev.yaml"), stackYaml(withWorker()));
+        repo.commit("change");
+        const res = inProcess(["--stack", "dev", "--dir", sub]);
+        expect(res.stderr).toBe("");
+        expect(res.stdout).toMatch(/^ {2}\+ kubenode4 /m);
+    });
+
+    it("reports a stack removed by the change, exit 0", () => {
+        const repo = StackRepo.pr(stackYaml(libvirtRaw()), "");
+        fs.rmSync(path.join(repo.dir, "Pulumi.dev.yaml"));
+        const res = inProcess(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.code).toBe(0);
+        expect(res.stdout).toMatch(/Stack dev is removed in this change/);
+    });
+
+    it.each([
+        [["--stack", "nope"], /no stack file .*Pulumi\.nope\.yaml/],
+        [["--stack", "dev", "--base", "no-such-ref"], /--base no-such-ref: no such commit/],
+        [["--stack", "dev", "--format", "html"], /--format must be one of text, md, json/],
+        [["--stack", "../dev"], /is not a stack name/],
+        [[], /--stack is required/],
+        [["--stack", "dev", "--verbose"], /unknown argument --verbose/],
+    ])("exits 1 on %j", (args, message) => {
+        const repo = StackRepo.pr(stackYaml(libvirtRaw()), stackYaml(libvirtRaw()));
+        const res = inProcess([...args, "--dir", repo.dir]);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(message);
+        expect(res.stdout).toBe("");
+    });
+
+    it("exits 1 outside a git repository", () => {
+        const dir = tmp("kha-plan-nogit-");
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), projectYaml);
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stackYaml(libvirtRaw()));
+        const res = inProcess(["--stack", "dev", "--dir", dir]);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(/not inside a git work tree/);
+    });
+});
+
+describe("plan --format md and json", () => {
+    const repo = StackRepo.pr(
+        stackYaml(baseCluster()),
+        stackYaml({ ...withWorker(), kubeVersion: "1.32.0", vip: { address: "192.168.122.101", mode: "arp" }, groupVars: { ntp_enabled: true, dns_mode: "coredns" } }),
+    );
+
+    it("Markdown: a caution block for the moved endpoint, tables for nodes, endpoint and variables", () => {
+        const res = inProcess(["--stack", "dev", "--dir", repo.dir, "--format", "md"]);
+        expect(res.code).toBe(2);
+        const md = res.stdout;
+        expect(md).toMatch(/^### kubespray-ha plan: stack `dev`$/m);
+        expect(md).toMatch(/^> \[!CAUTION\]\n> API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101/m);
+        expect(md).toMatch(/^\*\*Playbooks that would run, in order \(1\):\*\*\n\n1\. `cluster\.yml` \(cluster replaced\)\n\n- not run: upgrade: cluster\.yml deployed kube_version 1\.32\.0 in this deployment\n- not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment$/m);
+        expect(md).toMatch(/^> \[!WARNING\]\n> kube_version changes in the same `up` as other cluster settings/m);
+        expect(md).toMatch(/^\| added \| `kubenode4` \| `192\.168\.122\.24` \| worker \| {2}\|$/m);
+        expect(md).toMatch(/^\| VIP \| `192\.168\.122\.100` \| `192\.168\.122\.101` \*\*MOVED\*\* \|$/m);
+        expect(md).toMatch(/^\| changed \| `kube_version` \| `k8s_cluster` \| `1\.31\.4` \| `1\.32\.0` \|$/m);
+        expect(md).toMatch(/^\| changed \| `ntp_enabled` \| `k8s_cluster` \| `false` \| `true` \|$/m);
+        expect(md).toMatch(/^\| changed \| `loadbalancer_apiserver` \| `k8s_cluster` \| `\{"address":"192\.168\.122\.100","port":6443\}` \|/m);
+    });
+
+    it("JSON: the same plan for tools", () => {
+        const res = inProcess(["--stack", "dev", "--dir", repo.dir, "--format", "json"]);
+        expect(res.code).toBe(2);
+        const plan = JSON.parse(res.stdout);
+        expect(plan).toMatchObject({ stack: "dev", newStack: false, exitCode: 2, after: "working tree" });
+        expect(plan.playbooks.runs).toEqual([{ specId: "cluster", phase: "create", op: "replace", playbook: "cluster.yml", args: ["cluster.yml"], command: "cluster.yml" }]);
+        expect(plan.playbooks.errors).toEqual([]);
+        expect(plan.nodes.added).toEqual([{ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"], sshAddress: "192.168.122.24", settings: {} }]);
+        expect(plan.endpoint).toMatchObject({ moved: true, before: { vip: "192.168.122.100" }, after: { vip: "192.168.122.101", apiServerUrl: "https://192.168.122.101:6443" } });
+        expect(plan.vars).toContainEqual({ key: "kube_version", kind: "changed", before: "1.31.4", after: "1.32.0", group: "k8s_cluster", file: "group_vars/k8s_cluster/k8s-cluster.yml" });
+        expect(plan.vars).toContainEqual({ key: "ntp_enabled", kind: "changed", before: false, after: true, group: "k8s_cluster", file: "group_vars/k8s_cluster/zz-extra.yml" });
+    });
+});
+
+describe("plan logic (pure)", () => {
+    const side = (cluster: unknown, extra: Record<string, unknown> = {}, label = "x") => loadPlanSide(projectYaml, stackYaml(cluster, extra), "dev", label);
+
+    it("redacts secure: values inside groupVars and compares them by ciphertext", () => {
+        const a = side({ ...libvirtRaw(), groupVars: { registry_password: { secure: KEY_A }, plain: 1 } });
+        const b = side({ ...libvirtRaw(), groupVars: { registry_password: { secure: KEY_B }, plain: 1 } });
+        expect(diffVars(a, b)).toEqual([{ key: "registry_password", kind: "changed", secretChanged: true, group: "k8s_cluster", file: "group_vars/k8s_cluster/zz-extra.yml" }]);
+        expect(diffVars(a, a)).toEqual([]);
+        const added = diffVars(side(libvirtRaw()), b);
+        expect(JSON.stringify(added)).not.toMatch(/BBBB/);
+        expect(added).toContainEqual(expect.objectContaining({ key: "registry_password", kind: "added", after: "[secret]" }));
+    });
+
+    it("reports settings outside the inventory (e.g. libvirt sizing) and per-node settings", () => {
+        const before = side(libvirtRaw());
+        const raw = libvirtRaw();
+        raw.libvirt = { memoryMiB: 8192 };
+        raw.nodes[0].vcpus = 4;
+        const plan = planStack("dev", before, side(raw), predictPlaybooks(before, side(raw)));
+        expect(plan.settings).toEqual([{ key: "libvirt.memoryMiB", kind: "changed", before: 4096, after: 8192 }]);
+        expect(plan.nodes.changed).toEqual([{ name: "kubenode1", changes: [{ key: "vcpus", kind: "added", after: 4 }] }]);
+    });
+
+    it("flags a picked VIP that moves because the nodes changed", () => {
+        const raw = libvirtRaw();
+        delete raw.vip.address;
+        delete raw.network.dhcpRange;
+        const moved = libvirtRaw();
+        delete moved.vip.address;
+        delete moved.network.dhcpRange;
+        moved.nodes.push({ name: "kubenode4", ip: "192.168.122.254", roles: ["worker"] });
+        const before = side(raw);
+        const after = side(moved);
+        const plan = planStack("dev", before, after, predictPlaybooks(before, after));
+        expect(plan.endpoint.moved).toBe(true);
+        expect(plan.warnings[0]).toMatch(/API ENDPOINT MOVES: VIP 192\.168\.122\.254 -> .*set vip\.address to pin it/);
+    });
+});
