@@ -4,25 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseClusterConfig } from "../components/config";
 import { BaremetalCluster } from "../components/baremetal";
 import { baremetalRaw, libvirtRaw } from "./fixtures";
+import { recordingMocks, Recorded } from "./helpers/mocks";
 
-const registered = new Map<string, { type: string; inputs: any }>();
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbaremetal-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+let records: Recorded[];
 
 beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                registered.set(args.name, { type: args.type, inputs: args.inputs });
-                return { id: `${args.name}-id`, state: args.inputs };
-            },
-            call: (args) => {
-                throw new Error(`unmocked invoke ${args.token}`);
-            },
-        },
-        "kubespray-ha",
-        "test",
-        false,
-    );
+    records = await recordingMocks();
 });
 
 const urnOf = (r: pulumi.Resource) => new Promise<string>((resolve) => r.urn.apply(resolve));
@@ -46,14 +34,14 @@ describe("BaremetalCluster", () => {
     });
 
     it("registers one readiness command per node, under the component", async () => {
-        const ready = [...registered.entries()].filter(([, r]) => r.type === "command:local:Command");
-        expect(ready.map(([n]) => n).sort()).toEqual(["metal-node1-ready", "metal-node2-ready", "metal-node3-ready"]);
+        const ready = records.filter((r) => r.type === "command:local:Command");
+        expect(ready.map((r) => r.name).sort()).toEqual(["metal-node1-ready", "metal-node2-ready", "metal-node3-ready"]);
         const urn = await urnOf(cluster.machines[1].resource);
         expect(urn).toMatch(/kubespray-ha:index:BaremetalCluster\$command:local:Command::metal-node2-ready$/);
     });
 
     it("waits for SSH only (no cloud-init), bounded by ssh.waitSeconds, at the ssh address", () => {
-        const create: string = registered.get("metal-node2-ready")!.inputs.create;
+        const create: string = records.find((r) => r.name === "metal-node2-ready")!.inputs.create;
         expect(create).toContain(`-i "$key" 127.0.0.1 true 2>&1`);
         expect(create).toContain("-l root");
         expect(create).toContain("(ssh.waitSeconds)");
@@ -66,7 +54,7 @@ describe("BaremetalCluster", () => {
             const stdin = (m.resource as unknown as { stdin: pulumi.Output<string> }).stdin;
             expect(await pulumi.isSecret(stdin)).toBe(true);
         }
-        for (const [, r] of registered) {
+        for (const r of records) {
             expect(JSON.stringify({ ...r.inputs, stdin: undefined })).not.toContain("baremetal-test-key");
         }
     });

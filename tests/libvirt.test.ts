@@ -5,25 +5,13 @@ import { ClusterConfig, parseClusterConfig } from "../components/config";
 import { LibvirtCluster, LibvirtClusterArgs } from "../components/libvirt";
 import { planLibvirt } from "../components/libvirt-xml";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
+import { recordingMocks, Recorded, valueOf } from "./helpers/mocks";
 
-/** Every newResource call, by resource name. */
-const registered = new Map<string, { type: string; inputs: any }>();
+/** Every newResource call, in order; a name's latest record wins. */
+let records: Recorded[];
 
 beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                registered.set(args.name, { type: args.type, inputs: args.inputs });
-                return { id: `${args.name}-id`, state: args.inputs };
-            },
-            call: (args) => {
-                throw new Error(`unmocked invoke ${args.token}`);
-            },
-        },
-        "kubespray-ha",
-        "test",
-        false,
-    );
+    records = await recordingMocks("test");
 });
 
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -41,9 +29,7 @@ function secretInput(v: any): { secret: boolean; value: any } {
     return { secret, value: secret ? v.value : v };
 }
 
-function value<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply((v) => resolve(v)));
-}
+const value = valueOf;
 
 interface Child {
     name: string;
@@ -82,7 +68,7 @@ async function build(name: string, cfg: ClusterConfig, extra: Partial<LibvirtClu
     const children = new Map<string, Child>();
     for (const s of seen) {
         if (s.name === name) continue; // the component itself
-        const rec = registered.get(s.name);
+        const rec = [...records].reverse().find((r) => r.name === s.name);
         if (!rec) throw new Error(`${s.name} was never registered`);
         children.set(s.name, { ...s, type_: rec.type, inputs: rec.inputs });
     }

@@ -2,12 +2,12 @@
 // (exit codes included), then the same plans in Markdown and JSON in-process.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { diffVars, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/plan";
 import { runPlan } from "../scripts/plan";
 import { libvirtRaw } from "./fixtures";
+import { tempDirs } from "./helpers/tmp";
 
 const root = path.join(__dirname, "..");
 const tsNode = path.join(root, "node_modules", ".bin", "ts-node");
@@ -21,14 +21,7 @@ function stackYaml(cluster: unknown, extra: Record<string, unknown> = {}): strin
     return "# the dev stack\n" + stringify({ config: { [CLUSTER]: cluster, ...extra } });
 }
 
-const tmpDirs: string[] = [];
-afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-
-function tmp(prefix: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    tmpDirs.push(dir);
-    return dir;
-}
+const tmp = tempDirs();
 
 /** A git repository holding the project files, on a branch `change` forked from `main`. */
 class StackRepo {

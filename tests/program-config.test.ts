@@ -6,34 +6,18 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadProgramInputs } from "../components/stack";
 import { hcloudRaw, libvirtRaw } from "./fixtures";
+import { recordingMocks, Recorded, valueOf } from "./helpers/mocks";
 
-const registered: string[] = [];
+let registered: Recorded[];
 
 beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                registered.push(args.type);
-                return { id: `${args.name}-id`, state: args.inputs };
-            },
-            call: (args) => {
-                throw new Error(`unmocked invoke ${args.token}`);
-            },
-        },
-        "kubespray-ha",
-        "test",
-        true,
-    );
+    registered = await recordingMocks("test", true);
 });
 
 const KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 
 function setConfig(cluster: unknown, extra: Record<string, string> = {}, secretKeys: string[] = []) {
     pulumi.runtime.setAllConfig({ "kubespray-ha:cluster": JSON.stringify(cluster), ...extra }, secretKeys);
-}
-
-function secretValue<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
 describe("loadProgramInputs", () => {
@@ -49,7 +33,7 @@ describe("loadProgramInputs", () => {
         setConfig(raw);
         const inputs = loadProgramInputs("test");
         expect(await pulumi.isSecret(inputs.sshPrivateKey)).toBe(true);
-        expect(await secretValue(inputs.sshPrivateKey)).toBe(KEY_TEXT);
+        expect(await valueOf(inputs.sshPrivateKey)).toBe(KEY_TEXT);
         expect(inputs.hcloudToken).toBeUndefined();
     });
 

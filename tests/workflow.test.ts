@@ -2,9 +2,9 @@
 // run: scripts), then parsed back; its plan script and its comment script are run for real.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
+import { tempDirs } from "./helpers/tmp";
 
 const root = path.join(__dirname, "..");
 const workflowFile = path.join(root, ".github", "workflows", "preview.yml");
@@ -37,14 +37,7 @@ function actionlint(bin: string, file: string): LintError[] {
     return JSON.parse(res.stdout.trim() || "[]") as LintError[];
 }
 
-const tmpDirs: string[] = [];
-afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-
-function tmp(prefix: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    tmpDirs.push(dir);
-    return dir;
-}
+const tmp = tempDirs();
 
 const actionlintBin = findActionlint();
 const shellcheck = onPath("shellcheck");

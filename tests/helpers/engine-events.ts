@@ -1,0 +1,98 @@
+// For tests/engine.test.ts: what the real engine reported during one operation (its onEvent stream,
+// in sequence order), an SSH key pair, and the tiny consumer program that reads a stack through a
+// StackReference.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+
+/** One step event, flattened: the op, the resource's type and name (last URN segment). */
+export interface StepRecord {
+    seq: number;
+    kind: "pre" | "outputs" | "failed";
+    op: OpType;
+    type: string;
+    name: string;
+    urn: string;
+}
+
+/** Collects the engine events of one operation; pass `log.onEvent` to preview/up/destroy. */
+export class EventLog {
+    public readonly events: EngineEvent[] = [];
+    public readonly onEvent = (e: EngineEvent): void => {
+        this.events.push(e);
+    };
+
+    /** Step events in the order the engine sent them. */
+    steps(kind?: StepRecord["kind"]): StepRecord[] {
+        const out: StepRecord[] = [];
+        for (const e of [...this.events].sort((a, b) => a.sequence - b.sequence)) {
+            const [k, m] =
+                e.resourcePreEvent ? ["pre" as const, e.resourcePreEvent.metadata]
+                : e.resOutputsEvent ? ["outputs" as const, e.resOutputsEvent.metadata]
+                : e.resOpFailedEvent ? ["failed" as const, e.resOpFailedEvent.metadata]
+                : [undefined, undefined];
+            if (k === undefined || m === undefined || (kind !== undefined && k !== kind)) continue;
+            out.push({ seq: e.sequence, kind: k, op: m.op, type: m.type, name: m.urn.split("::").pop()!, urn: m.urn });
+        }
+        return out;
+    }
+
+    /** Planned steps (resourcePreEvent) other than `same`, as "op type name", sorted. */
+    changes(): string[] {
+        return this.steps("pre").filter((s) => s.op !== "same").map((s) => `${s.op} ${s.type} ${s.name}`).sort();
+    }
+
+    /** How many planned steps (resourcePreEvent) per resource type, for one op. */
+    countByType(op: OpType): Record<string, number> {
+        const counts: Record<string, number> = {};
+        for (const s of this.steps("pre").filter((x) => x.op === op)) {
+            counts[s.type] = (counts[s.type] ?? 0) + 1;
+        }
+        return counts;
+    }
+
+    /** Error diagnostics (the engine's and the program's), joined. */
+    errors(): string {
+        return this.events
+            .filter((e) => e.diagnosticEvent && e.diagnosticEvent.severity === "error")
+            .map((e) => e.diagnosticEvent!.message)
+            .join("\n");
+    }
+}
+
+/** An ed25519 key pair (OpenSSH format) in `dir`: `{ privateKeyPath, publicKeyPath }`. */
+export function generateKeyPair(dir: string, name = "id_ed25519"): { privateKeyPath: string; publicKeyPath: string } {
+    const privateKeyPath = path.join(dir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kubespray-ha-engine-test", "-f", privateKeyPath], { stdio: "pipe" });
+    return { privateKeyPath, publicKeyPath: `${privateKeyPath}.pub` };
+}
+
+/**
+ * A second Pulumi project in `dir` (name `consumer`) that reads the stack named by its config key
+ * `consumer:ref` through a StackReference and re-exports its outputs, plus whether `kubeconfig`
+ * arrived as a secret (getOutputDetails).
+ */
+export function writeConsumerProgram(dir: string, nodeModules: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: consumer\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "0.0.0", private: true, main: "index.ts" }, null, 2));
+    fs.writeFileSync(
+        path.join(dir, "tsconfig.json"),
+        JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true }, files: ["index.ts"] }, null, 2),
+    );
+    fs.writeFileSync(
+        path.join(dir, "index.ts"),
+        `import * as pulumi from "@pulumi/pulumi";
+
+const ref = new pulumi.StackReference(new pulumi.Config("consumer").require("ref"));
+export const apiServerUrl = ref.getOutput("apiServerUrl");
+export const vip = ref.getOutput("vip");
+export const nodes = ref.getOutput("nodes");
+export const kubeconfig = ref.getOutput("kubeconfig");
+export const kubeconfigIsSecret = ref.getOutputDetails("kubeconfig").then((d) => d.secretValue !== undefined && d.value === undefined);
+`,
+    );
+    fs.symlinkSync(nodeModules, path.join(dir, "node_modules"));
+}
