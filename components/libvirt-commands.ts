@@ -3,26 +3,14 @@
 // file contents (XML, cloud-init files, the private key) arrive on stdin, never in the command.
 // The virsh sub-commands are argv arrays, so a test can run exactly these in one virsh batch.
 import { createHash } from "crypto";
+import { shQuote } from "./shell";
+
+export { shQuote };
 import { DomainSpec, NetworkSpec } from "./libvirt-xml";
 
 export type Argv = readonly string[];
 
 // Words that need no quoting for /bin/sh nor for virsh's own command parser.
-const SAFE_WORD = /^[A-Za-z0-9_/.:@%+,-]+$/;
-
-/**
- * Quotes one argument for a POSIX shell (and virsh's batch parser, which follows the same
- * rules): single quotes around everything, each `'` written as `'\''`. Plain words stay bare.
- */
-export function shQuote(value: string): string {
-    if (value.includes("\0")) {
-        throw new Error("a shell argument cannot contain a NUL byte");
-    }
-    if (SAFE_WORD.test(value)) {
-        return value;
-    }
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A command line from an argv: every word quoted. */
 export function shellLine(argv: Argv): string {

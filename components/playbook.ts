@@ -22,6 +22,7 @@
 // the same deployment finds itself in that record and skips its playbooks. A record from an earlier
 // deployment never matches, so a worker removed and added back later does get scale.yml.
 import { createHash } from "crypto";
+import { shQuote } from "./shell";
 import * as path from "path";
 import { stringify } from "yaml";
 import { ClusterConfig, Role } from "./config";
@@ -505,10 +506,8 @@ export interface ShellCommand {
     logging: "stdoutAndStderr" | "stderr";
 }
 
-/** Quotes a word for /bin/sh. */
-export function shellQuote(word: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+/** Quotes a word for /bin/sh (components/shell.ts). */
+export const shellQuote = shQuote;
 
 function heredocDelimiter(contents: readonly string[]): string {
     const lines = new Set(contents.flatMap((c) => c.split("\n")));

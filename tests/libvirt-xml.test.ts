@@ -300,7 +300,8 @@ describe("shQuote", () => {
         expect(shQuote("/var/lib/libvirt/images/x.qcow2")).toBe("/var/lib/libvirt/images/x.qcow2");
         expect(shQuote("it's")).toBe(`'it'\\''s'`);
         expect(shQuote("")).toBe("''");
-        expect(shQuote("a=b")).toBe("'a=b'");
+        expect(shQuote("a=b")).toBe("a=b");
+        expect(shQuote("a=b c")).toBe("'a=b c'");
         expect(() => shQuote("a\0b")).toThrow(/NUL/);
     });
 
