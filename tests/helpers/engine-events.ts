@@ -4,7 +4,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, OpType, Stack } from "@pulumi/pulumi/automation";
 
 /** One step event, flattened: the op, the resource's type and name (last URN segment). */
 export interface StepRecord {
@@ -95,4 +95,35 @@ export const kubeconfigIsSecret = ref.getOutputDetails("kubeconfig").then((d) =>
 `,
     );
     fs.symlinkSync(nodeModules, path.join(dir, "node_modules"));
+}
+
+/**
+ * `pulumi stack export` WITHOUT --show-secrets (the Automation API's exportStack always passes it, so
+ * its secrets come back as `{ <sig>, plaintext }`): the state as a user who runs `stack export` sees it.
+ */
+export function exportWithoutSecrets(binDir: string, stack: Stack): string {
+    const ws = stack.workspace as LocalWorkspace;
+    return execFileSync(path.join(binDir, "pulumi"), ["stack", "export", "--stack", stack.name, "--cwd", ws.workDir], {
+        env: { ...process.env, ...ws.envVars, ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}) },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+}
+
+/** The Pulumi secret signature: a value `{ [SECRET_SIG_KEY]: SECRET_SIG, ... }` is a secret. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * Paths (in a JSON value, e.g. exportStack's deployment) of strings containing `needle` that are NOT
+ * inside a secret envelope. Empty: every occurrence is marked secret.
+ */
+export function unmarkedOccurrences(value: unknown, needle: string, where = "", inSecret = false): string[] {
+    if (typeof value === "string") return !inSecret && value.includes(needle) ? [where] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => unmarkedOccurrences(v, needle, `${where}[${i}]`, inSecret));
+    if (value && typeof value === "object") {
+        const secret = inSecret || (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+        return Object.entries(value).flatMap(([k, v]) => unmarkedOccurrences(v, needle, `${where}.${k}`, secret));
+    }
+    return [];
 }
