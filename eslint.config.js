@@ -4,7 +4,7 @@ const tsPlugin = require("@typescript-eslint/eslint-plugin");
 const pulumi = require("@pulumi/eslint-plugin");
 
 module.exports = [
-    { ignores: ["node_modules/**", "bin/**", "out/**", "coverage/**", "tests/fixtures/**", "*.js"] },
+    { ignores: ["node_modules/**", "bin/**", "out/**", "coverage/**", "tests/fixtures/**", "*.js", "tests/*.js"] },
     {
         files: ["**/*.ts"],
         languageOptions: {
