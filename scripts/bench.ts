@@ -88,7 +88,9 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join("  "));
 }
 
-main().catch((err) => {
+// `npm run bench -- --vms`: real VMs instead (before main() installs the mocks).
+const run = process.argv.includes("--vms") ? () => import("./bench-vms").then((m) => m.main()) : main;
+run().catch((err) => {
     console.error(err);
     process.exit(1);
 });
