@@ -14,7 +14,8 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
 import { copyProject, Engine, engineStack, findEngine, pluginsMissing, stateText } from "./helpers/engine";
-import { EventLog, exportWithoutSecrets, generateKeyPair, unmarkedOccurrences, writeConsumerProgram } from "./helpers/engine-events";
+import { EventLog, exportWithoutSecrets, unmarkedOccurrences, writeConsumerProgram } from "./helpers/engine-events";
+import { generateKeyPair } from "./helpers/keys";
 import { Lab, missingPrerequisite, NamespaceLab } from "./helpers/netns";
 
 jest.setTimeout(300_000);
@@ -83,7 +84,7 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
 
     beforeAll(() => {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "kha-engine-work-"));
-        const keys = generateKeyPair(path.join(work, "keys"));
+        const keys = generateKeyPair(path.join(work, "keys"), "id_ed25519", "kubespray-ha-engine-test");
         const dev = readStackFile("dev");
         dev[CLUSTER].ssh = { ...dev[CLUSTER].ssh, publicKeyPath: keys.publicKeyPath, privateKeyPath: keys.privateKeyPath };
         const hetzner = readStackFile("hetzner");

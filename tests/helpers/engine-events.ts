@@ -61,13 +61,6 @@ export class EventLog {
     }
 }
 
-/** An ed25519 key pair (OpenSSH format) in `dir`: `{ privateKeyPath, publicKeyPath }`. */
-export function generateKeyPair(dir: string, name = "id_ed25519"): { privateKeyPath: string; publicKeyPath: string } {
-    const privateKeyPath = path.join(dir, name);
-    fs.mkdirSync(dir, { recursive: true });
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kubespray-ha-engine-test", "-f", privateKeyPath], { stdio: "pipe" });
-    return { privateKeyPath, publicKeyPath: `${privateKeyPath}.pub` };
-}
 
 /**
  * A second Pulumi project in `dir` (name `consumer`) that reads the stack named by its config key

@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { stringify } from "yaml";
+import { cacheRoot } from "./vm-image";
 
 const ROOT = path.join(__dirname, "..", "..");
 export const PULUMI_VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")).version as string;
@@ -24,8 +25,7 @@ export interface Engine {
 }
 
 function defaultBinDir(): string {
-    const cache = process.env.KUBESPRAY_HA_CACHE ?? path.join(os.homedir(), ".cache", "kubespray-ha");
-    return path.join(cache, `pulumi-${PULUMI_VERSION}`, "bin");
+    return path.join(cacheRoot(), `pulumi-${PULUMI_VERSION}`, "bin");
 }
 
 function notes(dir: string, prefix: string): Record<string, string> {

@@ -1,6 +1,7 @@
 // Network namespaces that stand in for nodes: each gets a veth to a bridge in the root namespace,
 // an address in 10.250.0.0/24 and its own sshd accepting one test key for root. Everything is
 // created by `start` and removed by `stop` (namespaces, links, sshd processes, temp files).
+import { generateKeyPair } from "./keys";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -73,12 +74,10 @@ export class NamespaceLab {
     async start(): Promise<Lab> {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "kha-e2e-"));
         fs.chmodSync(this.dir, 0o755);
-        const key = path.join(this.dir, "id_ed25519");
-        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kubespray-ha-e2e", "-f", key]);
+        const key = generateKeyPair(this.dir, "id_ed25519", "kubespray-ha-e2e").privateKeyPath;
         fs.copyFileSync(`${key}.pub`, path.join(this.dir, "authorized_keys"));
         fs.chmodSync(path.join(this.dir, "authorized_keys"), 0o600);
-        const hostKey = path.join(this.dir, "host_ed25519");
-        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+        const hostKey = generateKeyPair(this.dir, "host_ed25519", "kubespray-ha-e2e-host").privateKeyPath;
         fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
         run("ip", ["link", "add", this.bridge, "type", "bridge"]);

@@ -8,7 +8,8 @@
 //   const stack = await vmStack(engine, lab, THREE_NODES);
 //   const up = await timedUp(stack, lab);             // events, seconds, first SSH per node
 //   destroyVmLab(lab);                                // virsh destroy/undefine, net-*, rm -rf
-import { execFileSync, spawnSync } from "child_process";
+import { generateKeyPair } from "./keys";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
@@ -108,8 +109,7 @@ export function createVmLab(): VmLab {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
     // Tells removeStaleLabs() of another process that this lab is in use.
     fs.writeFileSync(path.join(dir, "pid"), String(process.pid));
-    const privateKeyFile = path.join(dir, "id_ed25519");
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@test`, "-f", privateKeyFile]);
+    const privateKeyFile = generateKeyPair(dir, "id_ed25519", `${name}@test`).privateKeyPath;
     return {
         name,
         network: `${name}-net`,
