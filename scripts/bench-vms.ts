@@ -2,7 +2,7 @@
 // brings up the 3-node libvirt cluster of tests/e2e-vms.test.ts (software emulation, 768 MiB, 1 vCPU,
 // Kubespray stand-in) and prints seconds to each VM's first SSH banner, the whole `up`, and a no-op `up`;
 // then destroys it. Everything it creates is removed, even on failure. Needs root, libvirtd, the test
-// image (scripts/build-test-image.sh) and the engine (scripts/install-pulumi.sh). No thresholds.
+// image (tests/infra/build-test-image.sh) and the engine (tests/infra/install-pulumi.sh). No thresholds.
 import { Engine } from "../tests/helpers/engine";
 import { createVmLab, destroyVmLab, killLabProcesses, THREE_NODES, timedUp, VmLab, vmEngineOrReason, vmStack } from "../tests/helpers/vm-cluster";
 

@@ -5,7 +5,7 @@
 //      state, adding a worker;
 //   3. a second program reads the outputs through a StackReference;
 //   4. destroy: remove-node.yml runs before the worker's machine goes.
-// The engine is what scripts/install-pulumi.sh built (see tests/helpers/engine.ts). Without it, or without a
+// The engine is what tests/infra/install-pulumi.sh built (see tests/helpers/engine.ts). Without it, or without a
 // provider plugin, or without network namespaces, the tests are skipped with the reason printed; under CI a
 // missing CLI fails.
 import * as fs from "fs";

@@ -577,7 +577,7 @@ function libvirtdAnswers(): boolean {
 // A real libvirtd runs the component's own create and delete scripts end to end: the network
 // (bridge, dnsmasq), the overlay, the seed, a domain that really starts (BIOS boot of an empty
 // overlay: nothing boots, the guest idles), re-runs, an in-place re-define, and every delete.
-// It needs the daemons (scripts/start-libvirtd.sh starts them); under CI their absence fails.
+// It needs the daemons (tests/infra/start-libvirtd.sh starts them); under CI their absence fails.
 (libvirtdAnswers() || !onPath("virsh") ? withTools : withDaemon)(
     "the component's scripts on a real libvirtd (qemu:///system)",
     ["virsh", "qemu-img", "cloud-localds", "genisoimage", "qemu-system-x86_64"],
@@ -672,7 +672,7 @@ function libvirtdAnswers(): boolean {
 
 /** For the libvirtd section when virsh is there but no daemon answers. */
 function withDaemon(title: string, _tools: string[], body: () => void): void {
-    const reason = "no libvirt daemon answers on qemu:///system (start one: scripts/start-libvirtd.sh)";
+    const reason = "no libvirt daemon answers on qemu:///system (start one: tests/infra/start-libvirtd.sh)";
     if (process.env.CI) {
         describe(title, () => {
             it("has a libvirt daemon", () => {

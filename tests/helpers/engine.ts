@@ -1,5 +1,5 @@
 // The real Pulumi engine for tests: the CLI, language host and plugins that
-// scripts/install-pulumi.sh built (found through KUBESPRAY_HA_PULUMI_BIN, or in its default
+// tests/infra/install-pulumi.sh built (found through KUBESPRAY_HA_PULUMI_BIN, or in its default
 // cache dir), a copy of this project in a temp dir, a file:// backend and a passphrase.
 //
 //   const engine = findEngine();                       // { binDir, ... } or { reason }
@@ -39,12 +39,12 @@ function notes(dir: string, prefix: string): Record<string, string> {
     return found;
 }
 
-/** The engine built by scripts/install-pulumi.sh, or the reason it cannot be used. */
+/** The engine built by tests/infra/install-pulumi.sh, or the reason it cannot be used. */
 export function findEngine(): Engine | { reason: string } {
     const binDir = process.env.KUBESPRAY_HA_PULUMI_BIN ?? defaultBinDir();
     for (const bin of ["pulumi", "pulumi-language-nodejs"]) {
         if (!fs.existsSync(path.join(binDir, bin))) {
-            return { reason: `no ${bin} in ${binDir}: run scripts/install-pulumi.sh (it builds the Pulumi CLI from Go modules)` };
+            return { reason: `no ${bin} in ${binDir}: run tests/infra/install-pulumi.sh (it builds the Pulumi CLI from Go modules)` };
         }
     }
     const cacheDir = path.dirname(binDir);

@@ -26,7 +26,7 @@ let cached: LibvirtdStatus | undefined;
 
 /**
  * Make sure a libvirt daemon answers on qemu:///system: nothing to do when one does,
- * else runs scripts/start-libvirtd.sh (installs the Debian packages if missing, then
+ * else runs tests/infra/start-libvirtd.sh (installs the Debian packages if missing, then
  * starts virtlogd and libvirtd; no systemd needed). The answer is remembered per process.
  */
 export function ensureLibvirtd(): LibvirtdStatus {

@@ -1,6 +1,6 @@
 // The Debian bookworm node image the real libvirt tests boot, as built by
-// scripts/build-test-image.sh. These helpers only look in the cache; they never build
-// (a cold build takes minutes and needs root): run `scripts/build-test-image.sh` first.
+// tests/infra/build-test-image.sh. These helpers only look in the cache; they never build
+// (a cold build takes minutes and needs root): run `tests/infra/build-test-image.sh` first.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

@@ -124,7 +124,7 @@ require (
 
 // The same directives as github.com/pulumi/pulumi/pkg/v3's own go.mod (its
 // "../sdk" replacement becomes the sdk module at the same version), as
-// scripts/install-pulumi.sh does for the CLI build.
+// tests/infra/install-pulumi.sh does for the CLI build.
 replace github.com/pulumi/pulumi/sdk/v3 => github.com/pulumi/pulumi/sdk/v3 v3.248.0
 
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e

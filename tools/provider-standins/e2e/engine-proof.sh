@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a small TypeScript Pulumi program through the REAL engine (the CLI that
-# scripts/install-pulumi.sh builds) with whatever pulumi-resource-command and
+# tests/infra/install-pulumi.sh builds) with whatever pulumi-resource-command and
 # pulumi-resource-kubernetes that script installed -- our stand-ins when the
 # real providers could not be built -- and checks the lifecycle by the side
 # effects the commands leave in a log file:
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
-BIN="$("$REPO_ROOT/scripts/install-pulumi.sh" 2>/dev/null | tail -n 1)"
+BIN="$("$REPO_ROOT/tests/infra/install-pulumi.sh" 2>/dev/null | tail -n 1)"
 PREFIX="$(dirname "$BIN")"
 for n in command kubernetes; do
   if [[ -f $PREFIX/STANDIN-pulumi-resource-$n.txt ]]; then

@@ -1,5 +1,5 @@
 // pulumi-resource-command is kubespray-ha's STAND-IN for Pulumi's command provider
-// plugin, built by scripts/install-pulumi.sh only when the real provider
+// plugin, built by tests/infra/install-pulumi.sh only when the real provider
 // cannot be built (see tools/provider-standins/README.md).
 package main
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (once) the Debian bookworm node image the real libvirt tests boot.
 #
-#   IMAGE_DIR="$(scripts/build-test-image.sh)"
+#   IMAGE_DIR="$(tests/infra/build-test-image.sh)"
 #
 # The image directory is printed as the LAST line of stdout; all logging goes
 # to stderr.  Cached: when base.qcow2, vmlinuz and initrd.img already exist it

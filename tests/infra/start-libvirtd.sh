@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a libvirt daemon answers on qemu:///system, for the real-VM tests.
 #
-#   scripts/start-libvirtd.sh && virsh -c qemu:///system list
+#   tests/infra/start-libvirtd.sh && virsh -c qemu:///system list
 #
 # Idempotent.  If `virsh -c qemu:///system version` already answers, it only
 # makes sure virtlogd runs (starting a domain without it fails with "Failed to

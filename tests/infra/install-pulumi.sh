@@ -3,7 +3,7 @@
 # Build the Pulumi CLI, the Node.js language host and the resource-provider
 # plugins this project uses from Go modules (no prebuilt binaries needed).
 #
-#   PATH="$(scripts/install-pulumi.sh):$PATH"
+#   PATH="$(tests/infra/install-pulumi.sh):$PATH"
 #
 # The bin directory is printed as the LAST line of stdout; everything else
 # goes to stderr.  Versions are read from package.json at run time:
@@ -54,7 +54,7 @@ die() {
   exit 1
 }
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 command -v node >/dev/null || die "node is required (to read package.json)"
 
