@@ -1,12 +1,12 @@
 // The program: read and validate the stack config, create the nodes, hold the VIP, run
 // Kubespray, export the kubeconfig. Each step lives in its own file in components/.
 import * as pulumi from "@pulumi/pulumi";
-import { BaremetalCluster } from "./components/baremetal";
-import { HcloudCluster } from "./components/hcloud";
-import { KubesprayRun } from "./components/kubespray";
-import { LibvirtCluster } from "./components/libvirt";
-import { NodeBackend } from "./components/machines";
-import { loadProgramInputs } from "./components/stack";
+import { BaremetalCluster } from "./components/nodes/baremetal";
+import { HcloudCluster } from "./components/nodes/hcloud/hcloud";
+import { KubesprayRun } from "./components/kubespray/run";
+import { LibvirtCluster } from "./components/nodes/libvirt/libvirt";
+import { NodeBackend } from "./components/nodes/machines";
+import { loadProgramInputs } from "./components/config/stack";
 
 // 1. config (fails the preview, naming the key, before any resource exists)
 const { config, sshPrivateKey, sshPublicKey, hcloudToken } = loadProgramInputs();

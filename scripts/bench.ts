@@ -2,10 +2,10 @@
 // nodes: config validation, inventory rendering, the command specs and their shells, and the
 // KubesprayRun component with every command registered. Prints milliseconds; no thresholds.
 import * as pulumi from "@pulumi/pulumi";
-import { parseClusterConfig } from "../components/config";
-import { InventoryMachine, renderInventory } from "../components/inventory";
-import { Machine } from "../components/machines";
-import { kubesprayCommandSpecs, renderCommand } from "../components/playbook";
+import { parseClusterConfig } from "../components/config/config";
+import { InventoryMachine, renderInventory } from "../components/kubespray/inventory";
+import { Machine } from "../components/nodes/machines";
+import { kubesprayCommandSpecs, renderCommand } from "../components/kubespray/playbook";
 
 const KUBECONFIG = (server: string) => `apiVersion: v1
 clusters:
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
         "bench",
         false,
     );
-    const { KubesprayRun } = await import("../components/kubespray");
+    const { KubesprayRun } = await import("../components/kubespray/run");
 
     const rows: string[][] = [["nodes", "config ms", "inventory ms", "specs+shell ms", "KubesprayRun (mocks) ms", "commands"]];
     for (const count of [3, 30, 300]) {

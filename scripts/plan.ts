@@ -7,8 +7,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../components/config";
-import { formatPlan, loadPlanSide, PLAN_FORMATS, PlanFormat, PlanSide, planStack, predictPlaybooks } from "../components/plan";
+import { ConfigError } from "../components/config/config";
+import { formatPlan, loadPlanSide, PLAN_FORMATS, PlanFormat, PlanSide, planStack, predictPlaybooks } from "../components/review/plan";
 
 const USAGE = "usage: plan --stack <name> [--base <git ref>] [--format text|md|json] [--dir <project dir>]";
 

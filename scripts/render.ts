@@ -3,10 +3,10 @@
 // no cloud account). Exits non-zero with the failing config keys on bad input.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, parseClusterConfig } from "../components/config";
-import { renderInventory, renderTimeMachines } from "../components/inventory";
-import { summaryLines, writeInventory } from "../components/summary";
-import { readStackConfig } from "../components/stackfile";
+import { ConfigError, parseClusterConfig } from "../components/config/config";
+import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
+import { summaryLines, writeInventory } from "../components/review/summary";
+import { readStackConfig } from "../components/config/stackfile";
 
 function parseArgs(argv: string[]): { stack: string; out: string; dir: string } {
     const args: Record<string, string> = {};

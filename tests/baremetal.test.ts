@@ -1,8 +1,8 @@
 // BaremetalCluster under Pulumi's mock runtime: one SSH readiness check per existing machine,
 // the key only on stdin and secret.
 import * as pulumi from "@pulumi/pulumi";
-import { parseClusterConfig } from "../components/config";
-import { BaremetalCluster } from "../components/baremetal";
+import { parseClusterConfig } from "../components/config/config";
+import { BaremetalCluster } from "../components/nodes/baremetal";
 import { baremetalRaw, libvirtRaw } from "./fixtures";
 import { recordingMocks, Recorded } from "./helpers/mocks";
 

@@ -1,4 +1,4 @@
-import { ConfigError, parseClusterConfig } from "../components/config";
+import { ConfigError, parseClusterConfig } from "../components/config/config";
 import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
 
 const parse = (raw: unknown) => parseClusterConfig(raw, { stack: "test" });

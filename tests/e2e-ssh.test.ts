@@ -7,10 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { ClusterConfig, parseClusterConfig } from "../components/config";
-import { InventoryMachine } from "../components/inventory";
-import { checkKubeconfig } from "../components/kubeconfig";
-import { kubesprayCommandSpecs, RunPlan, runPaths } from "../components/playbook";
+import { ClusterConfig, parseClusterConfig } from "../components/config/config";
+import { InventoryMachine } from "../components/kubespray/inventory";
+import { checkKubeconfig } from "../components/kubespray/kubeconfig";
+import { kubesprayCommandSpecs, RunPlan, runPaths } from "../components/kubespray/playbook";
 import { deploymentSteps, Render, runDeployment, StepResult } from "./helpers/deployment";
 import { Lab, missingPrerequisite, NamespaceLab } from "./helpers/netns";
 

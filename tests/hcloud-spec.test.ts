@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, parseClusterConfig } from "../components/config";
+import { ConfigError, parseClusterConfig } from "../components/config/config";
 import {
     API_HEALTH_CHECK,
     clusterLabels,
@@ -14,8 +14,8 @@ import {
     networkIpRange,
     serverLabels,
     serverSpecs,
-} from "../components/hcloud-spec";
-import { readStackConfig } from "../components/stackfile";
+} from "../components/nodes/hcloud/hcloud-spec";
+import { readStackConfig } from "../components/config/stackfile";
 import { hcloudRaw, libvirtRaw } from "./fixtures";
 
 const root = path.join(__dirname, "..");

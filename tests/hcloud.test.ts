@@ -5,11 +5,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { ClusterConfig, parseClusterConfig } from "../components/config";
-import { HcloudCluster } from "../components/hcloud";
-import { firewallRules } from "../components/hcloud-spec";
-import { renderInventory } from "../components/inventory";
-import { readStackConfig } from "../components/stackfile";
+import { ClusterConfig, parseClusterConfig } from "../components/config/config";
+import { HcloudCluster } from "../components/nodes/hcloud/hcloud";
+import { firewallRules } from "../components/nodes/hcloud/hcloud-spec";
+import { renderInventory } from "../components/kubespray/inventory";
+import { readStackConfig } from "../components/config/stackfile";
 import { hcloudRaw, libvirtRaw, PUBLIC_KEY } from "./fixtures";
 
 interface Registered {

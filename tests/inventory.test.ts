@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseClusterConfig } from "../components/config";
-import { renderInventory, renderTimeMachines } from "../components/inventory";
-import { readStackConfig } from "../components/stackfile";
+import { parseClusterConfig } from "../components/config/config";
+import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
+import { readStackConfig } from "../components/config/stackfile";
 import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
 
 const root = path.join(__dirname, "..");

@@ -1,6 +1,6 @@
-// Pure tests of components/kubeconfig.ts: the admin kubeconfig must point at the VIP.
+// Pure tests of components/kubespray/kubeconfig.ts: the admin kubeconfig must point at the VIP.
 import { parse } from "yaml";
-import { checkKubeconfig, KubeconfigError, setKubeconfigServer } from "../components/kubeconfig";
+import { checkKubeconfig, KubeconfigError, setKubeconfigServer } from "../components/kubespray/kubeconfig";
 import { adminConf, CA_DATA as CA } from "./helpers/admin-conf";
 
 describe("checkKubeconfig", () => {

@@ -1,8 +1,8 @@
 // KubesprayRun under Pulumi's mock runtime: the command resources it registers, built from
 // kubesprayCommandSpecs, with their triggers, phases, dependencies and secrets.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, parseClusterConfig } from "../components/config";
-import { CommandSpec, kubesprayCommandSpecs, renderCommand } from "../components/playbook";
+import { ClusterConfig, parseClusterConfig } from "../components/config/config";
+import { CommandSpec, kubesprayCommandSpecs, renderCommand } from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
 import { adminConf, fakeMachines, isRawSecret, recordingMocks, Registration, settle, valueOf } from "./helpers/kubespray";
 
@@ -10,13 +10,13 @@ const KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material-kha\n
 const VIP_URL = "https://10.0.1.5:6443";
 
 let registrations: Registration[];
-let KubesprayRun: typeof import("../components/kubespray").KubesprayRun;
-let refuseUnsafeChanges: typeof import("../components/kubespray").refuseUnsafeChanges;
-let checkedKubeconfig: typeof import("../components/kubespray").checkedKubeconfig;
+let KubesprayRun: typeof import("../components/kubespray/run").KubesprayRun;
+let refuseUnsafeChanges: typeof import("../components/kubespray/run").refuseUnsafeChanges;
+let checkedKubeconfig: typeof import("../components/kubespray/run").checkedKubeconfig;
 
 beforeAll(async () => {
     registrations = await recordingMocks(() => adminConf(VIP_URL));
-    ({ KubesprayRun, refuseUnsafeChanges, checkedKubeconfig } = await import("../components/kubespray"));
+    ({ KubesprayRun, refuseUnsafeChanges, checkedKubeconfig } = await import("../components/kubespray/run"));
 });
 
 const address = (_name: string, ip: string) => ip.replace("10.0.1.", "203.0.113.");

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { XMLParser } from "fast-xml-parser";
-import { ClusterConfig, parseClusterConfig } from "../components/config";
+import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import {
     diskCreateScript,
     domainCreateScript,
@@ -26,8 +26,8 @@ import {
     virshBatch,
     virshFromStdin,
     waitReadyScript,
-} from "../components/libvirt-commands";
-import { LibvirtPlan, planLibvirt } from "../components/libvirt-xml";
+} from "../components/nodes/libvirt/libvirt-commands";
+import { LibvirtPlan, planLibvirt } from "../components/nodes/libvirt/libvirt-xml";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
 
 const PACKAGES: Record<string, string> = {

@@ -3,7 +3,7 @@
 import { execFileSync } from "child_process";
 import { XMLParser } from "fast-xml-parser";
 import { parse } from "yaml";
-import { ClusterConfig, ConfigError, parseClusterConfig } from "../components/config";
+import { ClusterConfig, ConfigError, parseClusterConfig } from "../components/config/config";
 import {
     contentHash,
     diskCreateScript,
@@ -20,8 +20,8 @@ import {
     virshBatch,
     waitReadyScript,
     wrapForRemote,
-} from "../components/libvirt-commands";
-import { METADATA_NAMESPACE, nodeMac, planLibvirt, renderDomainXml, renderMetaData, renderNetworkConfig, renderNetworkXml, renderUserData, stableUuid } from "../components/libvirt-xml";
+} from "../components/nodes/libvirt/libvirt-commands";
+import { METADATA_NAMESPACE, nodeMac, planLibvirt, renderDomainXml, renderMetaData, renderNetworkConfig, renderNetworkXml, renderUserData, stableUuid } from "../components/nodes/libvirt/libvirt-xml";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", parseTagValue: false, parseAttributeValue: false, isArray: (name) => ["host", "disk", "range"].includes(name) });

@@ -1,9 +1,9 @@
 // LibvirtCluster under Pulumi's mock runtime: the resource graph (counts, parents, dependsOn,
 // delete-before-replace), the commands it registers, and triggers that only change with content.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, parseClusterConfig } from "../components/config";
-import { LibvirtCluster, LibvirtClusterArgs } from "../components/libvirt";
-import { planLibvirt } from "../components/libvirt-xml";
+import { ClusterConfig, parseClusterConfig } from "../components/config/config";
+import { LibvirtCluster, LibvirtClusterArgs } from "../components/nodes/libvirt/libvirt";
+import { planLibvirt } from "../components/nodes/libvirt/libvirt-xml";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
 import { recordingMocks, Recorded, valueOf } from "./helpers/mocks";
 

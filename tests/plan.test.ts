@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { diffVars, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/plan";
+import { diffVars, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/review/plan";
 import { runPlan } from "../scripts/plan";
 import { libvirtRaw } from "./fixtures";
 import { tempDirs } from "./helpers/tmp";

@@ -1,8 +1,8 @@
-// Pure tests of components/playbook.ts: the command specs the KubesprayRun component creates,
+// Pure tests of components/kubespray/playbook.ts: the command specs the KubesprayRun component creates,
 // and predictRuns, which mirrors Pulumi's diff of those commands between two renders.
 import { parse } from "yaml";
-import { parseClusterConfig } from "../components/config";
-import { renderTimeMachines } from "../components/inventory";
+import { parseClusterConfig } from "../components/config/config";
+import { renderTimeMachines } from "../components/kubespray/inventory";
 import {
     CommandSpec,
     inventoryArchive,
@@ -10,7 +10,7 @@ import {
     predictRuns,
     renderCommand,
     shellQuote,
-} from "../components/playbook";
+} from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
 
 /** Specs for a raw hcloud-style config (cp1..cpN control-plane+etcd, worker1..M workers). */

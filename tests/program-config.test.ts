@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { loadProgramInputs } from "../components/stack";
+import { loadProgramInputs } from "../components/config/stack";
 import { hcloudRaw, libvirtRaw } from "./fixtures";
 import { recordingMocks, Recorded, valueOf } from "./helpers/mocks";
 

@@ -1,4 +1,4 @@
-import { checkDhcpRange, checkVip, hostAddressProblem, parseIPv4, parseSubnet, pickVip } from "../components/vip";
+import { checkDhcpRange, checkVip, hostAddressProblem, parseIPv4, parseSubnet, pickVip } from "../components/config/vip";
 
 const subnet = parseSubnet("192.168.122.0/24");
 const nodeIps = ["192.168.122.21", "192.168.122.22", "192.168.122.23"];

@@ -6,9 +6,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ClusterConfig } from "../../components/config";
-import { InventoryMachine } from "../../components/inventory";
-import { CommandSpec, inventoryArchive, predictRuns, renderCommand, RunPlan } from "../../components/playbook";
+import { ClusterConfig } from "../../components/config/config";
+import { InventoryMachine } from "../../components/kubespray/inventory";
+import { CommandSpec, inventoryArchive, predictRuns, renderCommand, RunPlan } from "../../components/kubespray/playbook";
 
 /** One shell run by the deployment. */
 export interface Step {

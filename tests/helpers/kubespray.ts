@@ -1,8 +1,8 @@
 // Shared by the KubesprayRun tests: a recording Pulumi mock that also keeps each registration's
 // dependencies and options, fake machines, and a Kubespray-like admin.conf.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig } from "../../components/config";
-import { Machine } from "../../components/machines";
+import { ClusterConfig } from "../../components/config/config";
+import { Machine } from "../../components/nodes/machines";
 
 export { adminConf, CA_DATA } from "./admin-conf";
 

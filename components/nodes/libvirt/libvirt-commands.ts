@@ -3,7 +3,7 @@
 // file contents (XML, cloud-init files, the private key) arrive on stdin, never in the command.
 // The virsh sub-commands are argv arrays, so a test can run exactly these in one virsh batch.
 import { createHash } from "crypto";
-import { shQuote } from "./shell";
+import { shQuote } from "../../shared/shell";
 
 export { shQuote };
 import { DomainSpec, NetworkSpec } from "./libvirt-xml";

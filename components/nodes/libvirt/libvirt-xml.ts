@@ -6,8 +6,8 @@ import { createHash } from "crypto";
 import * as path from "path";
 import { XMLBuilder } from "fast-xml-parser";
 import { stringify } from "yaml";
-import { ClusterConfig, ConfigError, Role } from "./config";
-import { AddressRange, RuleViolation } from "./vip";
+import { ClusterConfig, ConfigError, Role } from "../../config/config";
+import { AddressRange, RuleViolation } from "../../config/vip";
 
 /** `<forward>` of the libvirt network: none (isolated, the default) or NAT to the hypervisor's uplink. */
 export type NetworkForward = "none" | "nat";

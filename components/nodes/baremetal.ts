@@ -4,8 +4,8 @@
 // before the check is deleted.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, ConfigError } from "./config";
-import { contentHash, waitReadyScript } from "./libvirt-commands";
+import { ClusterConfig, ConfigError } from "../config/config";
+import { contentHash, waitReadyScript } from "./libvirt/libvirt-commands";
 import { Machine, NodeBackend } from "./machines";
 
 export interface BaremetalClusterArgs {

@@ -1,15 +1,15 @@
 // Step 4 of the pipeline: run Kubespray against the machines and export the VIP kubeconfig.
 // Which command resources exist, what triggers them and what each phase runs is decided by the
-// pure components/playbook.ts (kubesprayCommandSpecs + renderCommand); this component only turns
+// pure ./playbook.ts (kubesprayCommandSpecs + renderCommand); this component only turns
 // those specs into command.local.Command resources, so `npm run plan` (predictRuns over two renders)
 // and `pulumi up` cannot disagree. See the header of playbook.ts for the pipeline.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig } from "./config";
+import { ClusterConfig } from "../config/config";
 import { InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
 import { checkKubeconfig, KubeconfigError } from "./kubeconfig";
-import { Machine } from "./machines";
+import { Machine } from "../nodes/machines";
 import { CommandSpec, inventoryArchive, kubesprayCommandSpecs, predictRuns, renderCommand, runPaths } from "./playbook";
 
 export interface KubesprayRunArgs {

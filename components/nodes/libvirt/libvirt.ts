@@ -5,7 +5,7 @@
 // and ./libvirt-commands (the shell scripts).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, ConfigError } from "./config";
+import { ClusterConfig, ConfigError } from "../../config/config";
 import {
     contentHash,
     diskCreateScript,
@@ -20,7 +20,7 @@ import {
     wrapForRemote,
 } from "./libvirt-commands";
 import { LibvirtPlan, NetworkForward, planLibvirt } from "./libvirt-xml";
-import { Machine, NodeBackend } from "./machines";
+import { Machine, NodeBackend } from "../machines";
 
 export interface LibvirtClusterArgs {
     /**

@@ -1,6 +1,6 @@
 // The shape every node backend exposes, so the Kubespray step does not care which one ran.
 import * as pulumi from "@pulumi/pulumi";
-import { Role } from "./config";
+import { Role } from "../config/config";
 
 export interface Machine {
     name: string;

@@ -2,7 +2,7 @@
 // rendered with the `yaml` package. Pure and byte-for-byte deterministic: the same
 // config and machines always give the same files (stable order, no timestamps).
 import { stringify } from "yaml";
-import { API_PORT, ClusterConfig, KUBE_VIP_DEFAULT_TAG, nodesWithRole, Role } from "./config";
+import { API_PORT, ClusterConfig, KUBE_VIP_DEFAULT_TAG, nodesWithRole, Role } from "../config/config";
 
 /** What the inventory needs of a machine, whichever backend made it. */
 export interface InventoryMachine {

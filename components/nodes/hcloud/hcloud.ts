@@ -4,9 +4,9 @@
 // ./hcloud-spec; this component only wires the resources.
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import { API_PORT, ClusterConfig, ConfigError } from "./config";
+import { API_PORT, ClusterConfig, ConfigError } from "../../config/config";
 import { API_HEALTH_CHECK, clusterLabels, firewallRules, hcloudProblems, networkIpRange, serverSpecs } from "./hcloud-spec";
-import { Machine, NodeBackend } from "./machines";
+import { Machine, NodeBackend } from "../machines";
 
 export interface HcloudClusterArgs {
     /**

@@ -4,10 +4,10 @@
 // playbooks the Kubespray component would run, decided by ./playbook (the same code).
 // Pure: no Pulumi, no git, no files; scripts/plan.ts does the reading.
 import { parse } from "yaml";
-import { ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "./config";
-import { InventoryMachine, renderInventory, RenderedFiles, renderTimeMachines } from "./inventory";
-import { ChangeOp, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "./playbook";
-import { readStackConfig } from "./stackfile";
+import { ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "../config/config";
+import { InventoryMachine, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
+import { ChangeOp, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
+import { readStackConfig } from "../config/stackfile";
 
 /** One rendered stack: the config, the machines as known before creation, the inventory files. */
 export interface PlanSide {

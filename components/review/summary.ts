@@ -1,8 +1,8 @@
 // A short human summary of a validated stack, and writing a rendered inventory to disk.
 import * as fs from "fs";
 import * as path from "path";
-import { ClusterConfig } from "./config";
-import { InventoryMachine, RenderedFiles } from "./inventory";
+import { ClusterConfig } from "../config/config";
+import { InventoryMachine, RenderedFiles } from "../kubespray/inventory";
 
 export function summaryLines(config: ClusterConfig, machines: readonly InventoryMachine[]): string[] {
     const modeText = {

@@ -22,10 +22,10 @@
 // the same deployment finds itself in that record and skips its playbooks. A record from an earlier
 // deployment never matches, so a worker removed and added back later does get scale.yml.
 import { createHash } from "crypto";
-import { shQuote } from "./shell";
+import { shQuote } from "../shared/shell";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ClusterConfig, Role } from "./config";
+import { ClusterConfig, Role } from "../config/config";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
 
 /** The Kubespray playbooks this program runs (repository root). Never reset.yml. */
@@ -506,7 +506,7 @@ export interface ShellCommand {
     logging: "stdoutAndStderr" | "stderr";
 }
 
-/** Quotes a word for /bin/sh (components/shell.ts). */
+/** Quotes a word for /bin/sh (components/shared/shell.ts). */
 export const shellQuote = shQuote;
 
 function heredocDelimiter(contents: readonly string[]): string {

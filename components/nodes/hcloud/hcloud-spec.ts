@@ -3,8 +3,8 @@
 // Hetzner-specific rules the generic config schema does not know. Pure: nothing here
 // imports Pulumi, so it is tested without mocks.
 import { Address4 } from "ip-address";
-import type { ClusterConfig, NodeConfig, Role } from "./config";
-import { API_PORT, RuleViolation } from "./vip";
+import type { ClusterConfig, NodeConfig, Role } from "../../config/config";
+import { API_PORT, RuleViolation } from "../../config/vip";
 
 /** Prefix of the labels this program sets; `hcloud.labels` may not use it. */
 export const LABEL_PREFIX = "kubespray-ha";
