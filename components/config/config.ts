@@ -2,7 +2,7 @@
 // cross-field rules, validated once. Pure: nothing here imports Pulumi, so the
 // offline `render` script and the Pulumi program share exactly the same checks.
 import { z } from "zod";
-import { hcloudProblems } from "../nodes/hcloud/hcloud-spec";
+import { hcloudProblems } from "./hcloud-rules";
 import { AddressRange, API_PORT, checkDhcpRange, checkVip, hostAddressProblem, inRange, inSubnet, isIPv4, parseSubnet, pickVip, RuleViolation, Subnet } from "./vip";
 
 export const CONFIG_NAMESPACE = "kubespray-ha";

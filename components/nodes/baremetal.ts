@@ -5,7 +5,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, ConfigError } from "../config/config";
-import { contentHash, waitReadyScript } from "./libvirt/libvirt-commands";
+import { contentHash } from "../shared/hash";
+import { waitReadyScript } from "./wait-ready";
 import { Machine, NodeBackend } from "./machines";
 
 export interface BaremetalClusterArgs {

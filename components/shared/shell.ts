@@ -1,4 +1,4 @@
-// The one shell-quoting function every generated script uses.
+// The one shell-quoting function every generated script uses, and argv -> command line.
 
 // '=' stays bare: it only matters in command position (NAME=value), where no caller puts a quoted word.
 const SAFE_WORD = /^[A-Za-z0-9_/.:@%+,=-]+$/;
@@ -15,4 +15,11 @@ export function shQuote(value: string): string {
         return value;
     }
     return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export type Argv = readonly string[];
+
+/** A command line from an argv: every word quoted. */
+export function shellLine(argv: Argv): string {
+    return argv.map(shQuote).join(" ");
 }

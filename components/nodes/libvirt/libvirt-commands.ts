@@ -2,36 +2,18 @@
 // ssh), as pure functions. Every value from the config reaches the shell through shQuote();
 // file contents (XML, cloud-init files, the private key) arrive on stdin, never in the command.
 // The virsh sub-commands are argv arrays, so a test can run exactly these in one virsh batch.
-import { createHash } from "crypto";
-import { shQuote } from "../../shared/shell";
+import { Argv, shellLine, shQuote } from "../../shared/shell";
 
-export { shQuote };
+export { contentHash } from "../../shared/hash";
+export { waitReadyScript } from "../wait-ready";
+export type { WaitInput } from "../wait-ready";
+export { shQuote, shellLine };
+export type { Argv };
 import { DomainSpec, NetworkSpec } from "./libvirt-xml";
-
-export type Argv = readonly string[];
-
-// Words that need no quoting for /bin/sh nor for virsh's own command parser.
-
-/** A command line from an argv: every word quoted. */
-export function shellLine(argv: Argv): string {
-    return argv.map(shQuote).join(" ");
-}
 
 /** virsh sub-commands chained for one `virsh -c URI "<batch>"` invocation. */
 export function virshBatch(steps: readonly Argv[]): string {
     return steps.map(shellLine).join(" ; ");
-}
-
-/** sha256 of a canonical JSON encoding (object keys sorted): the `triggers` of the commands. */
-export function contentHash(value: unknown): string {
-    const canonical = (v: unknown): unknown => {
-        if (Array.isArray(v)) return v.map(canonical);
-        if (v && typeof v === "object") {
-            return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
-        }
-        return v;
-    };
-    return createHash("sha256").update(JSON.stringify(canonical(value) ?? null)).digest("hex");
 }
 
 /** Runs a script with /bin/sh on an SSH host whatever the login shell is. */
@@ -251,81 +233,5 @@ export function domainDeleteScript(uri: string, domain: Pick<DomainSpec, "name">
         `  ${virsh(uri, steps.destroy)}\n` +
         `fi\n` +
         `${virsh(uri, steps.undefine)}\n`
-    );
-}
-
-export interface WaitInput {
-    node: string;
-    ip: string;
-    user: string;
-    port: number;
-    timeoutSeconds: number;
-    /** Pause between attempts (default 5 s). */
-    pollSeconds?: number;
-    /**
-     * `libvirt` (default): wait for SSH and `cloud-init status --wait` on a node just booted.
-     * `baremetal`: an existing machine, only SSH must answer (no cloud-init assumed).
-     */
-    kind?: "libvirt" | "baremetal";
-}
-
-/**
- * Waits, at most timeoutSeconds, until the node answers SSH and `cloud-init status --wait`
- * returns. The private key arrives on stdin and lives in a mode-0600 temporary file removed on
- * exit. Exit 2 of cloud-init (recoverable errors) is a warning; exit 1 (failed) is an error.
- * Host keys are not checked: the node was created a moment ago and only its status is read.
- */
-export function waitReadyScript(input: WaitInput): string {
-    const poll = input.pollSeconds ?? 5;
-    const kind = input.kind ?? "libvirt";
-    const who = `${kind} node ${input.node} (${input.ip})`;
-    const timeoutKey = kind === "libvirt" ? "libvirt.bootTimeoutSeconds" : "ssh.waitSeconds";
-    // `true` exits 0 like a finished cloud-init, so both kinds share the loop below.
-    const check = kind === "libvirt" ? "cloud-init status --wait" : "true";
-    const ready = kind === "libvirt" ? "ready (SSH answers, cloud-init done)" : "ready (SSH answers)";
-    const ssh = shellLine([
-        "ssh", "-n",
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", "ConnectTimeout=5",
-        "-p", String(input.port),
-        "-l", input.user,
-    ]) + ` -i "$key" ${shQuote(input.ip)}`;
-    return (
-        "set -u\nexport LC_ALL=C\n" +
-        `key=$(mktemp) || exit 1\n` +
-        `trap 'rm -f -- "$key"' EXIT\n` +
-        `trap 'exit 1' HUP INT TERM\n` +
-        `chmod 600 "$key"\n` +
-        `cat > "$key"\n` +
-        `deadline=$(( $(date +%s) + ${input.timeoutSeconds} ))\n` +
-        `rc=255\nout='no attempt'\n` +
-        `while :; do\n` +
-        `  left=$(( deadline - $(date +%s) ))\n` +
-        `  if [ "$left" -le 0 ]; then\n` +
-        `    if [ "$rc" -eq 255 ]; then\n` +
-        `      echo ${shQuote(`${who}: no SSH answer as ${input.user} within ${input.timeoutSeconds}s (${timeoutKey}); last error:`)} "$out" >&2\n` +
-        `    else\n` +
-        `      echo ${shQuote(`${who}: ${kind === "libvirt" ? "cloud-init did not finish" : "no successful SSH login"} within ${input.timeoutSeconds}s (${timeoutKey}):`)} "$out" >&2\n` +
-        `    fi\n` +
-        `    exit 1\n` +
-        `  fi\n` +
-        `  out=$(timeout "$left" ${ssh} ${check} 2>&1)\n` +
-        `  rc=$?\n` +
-        `  case "$rc" in\n` +
-        `    0) echo ${shQuote(`${input.node}: ${ready}`)}; exit 0 ;;\n` +
-        (kind === "libvirt"
-            ? `    2) echo ${shQuote(`${who}: cloud-init finished with recoverable errors:`)} "$out" >&2; exit 0 ;;\n` +
-              `    1) echo ${shQuote(`${who}: cloud-init failed:`)} "$out" >&2\n` +
-              `       timeout 30 ${ssh} cloud-init status --long >&2\n` +
-              `       exit 1 ;;\n` +
-              `    127) echo ${shQuote(`${who}: command not found (ssh on the hypervisor, cloud-init in libvirt.baseImage):`)} "$out" >&2; exit 1 ;;\n`
-            : `    127) echo ${shQuote(`${who}: ssh not found on the machine running Pulumi:`)} "$out" >&2; exit 1 ;;\n`) +
-        `  esac\n` +
-        `  sleep ${poll}\n` +
-        `done\n`
     );
 }
