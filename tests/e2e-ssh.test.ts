@@ -130,12 +130,12 @@ if (reason) {
     it("add a worker: facts.yml on every node, then scale.yml --limit=<new node> on it alone", () => {
         const { runs, hosts } = up(render(["cp1", "w1", "w2"]));
         expect(runs).toEqual([
-            `facts.yml limit= forks=5 ${config} hosts=cp1,w1,w2`,
+            `playbooks/facts.yml limit= forks=5 ${config} hosts=cp1,w1,w2`,
             `scale.yml limit=w2 forks=5 ${config} hosts=w2`,
         ]);
-        expect(hosts.cp1).toEqual(["facts.yml  server=10.250.0.211 user=root"]);
-        expect(hosts.w1).toEqual(["facts.yml  server=10.250.0.212 user=root"]);
-        expect(hosts.w2).toEqual(["facts.yml  server=10.250.0.213 user=root", "scale.yml  server=10.250.0.213 user=root"]);
+        expect(hosts.cp1).toEqual(["playbooks/facts.yml  server=10.250.0.211 user=root"]);
+        expect(hosts.w1).toEqual(["playbooks/facts.yml  server=10.250.0.212 user=root"]);
+        expect(hosts.w2).toEqual(["playbooks/facts.yml  server=10.250.0.213 user=root", "scale.yml  server=10.250.0.213 user=root"]);
     });
 
     it("change kubeVersion: upgrade-cluster.yml, not cluster.yml", () => {
@@ -156,7 +156,7 @@ if (reason) {
     it("add the worker back in a later up: it is scaled again (an earlier cluster.yml does not count)", () => {
         const { runs } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.31.4" }));
         expect(runs).toEqual([
-            `facts.yml limit= forks=5 ${config} hosts=cp1,w1,w2`,
+            `playbooks/facts.yml limit= forks=5 ${config} hosts=cp1,w1,w2`,
             `scale.yml limit=w2 forks=5 ${config} hosts=w2`,
         ]);
     });

@@ -219,11 +219,11 @@ const API = `api=${VIP}:6443`;
         expectRunning(WORKER4);
         expectBootedFromSeed(WORKER4, up);
         expect(newRuns()).toEqual([
-            `facts.yml limit= forks=5 ${CONFIG} hosts=node1,node2,node3,node4`,
+            `playbooks/facts.yml limit= forks=5 ${CONFIG} hosts=node1,node2,node3,node4`,
             `scale.yml limit=node4 forks=5 ${CONFIG} hosts=node4`,
         ]);
-        for (const n of THREE_NODES) expect(newHostRecords(n)).toEqual([`facts.yml  server=${n.ip} user=kube`]);
-        expect(newHostRecords(WORKER4)).toEqual([`facts.yml  server=${WORKER4.ip} user=kube`, `scale.yml  server=${WORKER4.ip} user=kube`]);
+        for (const n of THREE_NODES) expect(newHostRecords(n)).toEqual([`playbooks/facts.yml  server=${n.ip} user=kube`]);
+        expect(newHostRecords(WORKER4)).toEqual([`playbooks/facts.yml  server=${WORKER4.ip} user=kube`, `scale.yml  server=${WORKER4.ip} user=kube`]);
     });
 
     step("removing the worker runs remove-node.yml on its VM before the VM is destroyed", 6, async () => {

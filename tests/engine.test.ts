@@ -365,11 +365,11 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
         const result = await timed("up with a 4th host", () => stack.up());
         expect(result.summary.resourceChanges).toEqual({ create: 2, update: 1, same: 12 });
         expect(runs().slice(before)).toEqual([
-            `facts.yml limit= forks=5 ${ansibleCfg} hosts=cp1,w1,w2,w3`,
+            `playbooks/facts.yml limit= forks=5 ${ansibleCfg} hosts=cp1,w1,w2,w3`,
             `scale.yml limit=w3 forks=5 ${ansibleCfg} hosts=w3`,
         ]);
-        expect(hostLog("w3")).toEqual([`facts.yml  server=${PREFIX}.14 user=root`, `scale.yml  server=${PREFIX}.14 user=root`]);
-        for (const h of ["cp1", "w1", "w2"]) expect(hostLog(h).slice(beforeHosts[h])).toEqual([`facts.yml  server=${hostAddress(h)} user=root`]);
+        expect(hostLog("w3")).toEqual([`playbooks/facts.yml  server=${PREFIX}.14 user=root`, `scale.yml  server=${PREFIX}.14 user=root`]);
+        for (const h of ["cp1", "w1", "w2"]) expect(hostLog(h).slice(beforeHosts[h])).toEqual([`playbooks/facts.yml  server=${hostAddress(h)} user=root`]);
         expectNoKeyInTmp();
     });
 

@@ -114,7 +114,7 @@ describe("KubesprayRun", () => {
     it("adds a worker through facts.yml + scale.yml --limit=<new>, leaving the cluster command untouched", async () => {
         await construct("c", hcloudRaw(3, 3));
         const w3 = cmd("c", "node-worker3");
-        expect(w3.inputs.create).toMatch(/\nkha_playbook facts\.yml\nkha_playbook scale\.yml --limit=worker3\n/);
+        expect(w3.inputs.create).toMatch(/\nkha_playbook playbooks\/facts\.yml\nkha_playbook scale\.yml --limit=worker3\n/);
         expect(w3.inputs.create).toMatch(/kha_covered node=worker3/);
         expect(w3.inputs.create).not.toMatch(/kha_playbook cluster\.yml/);
         expect(w3.dependencies).toEqual(expect.arrayContaining(["c-node-worker2", "server-worker3"]));
@@ -179,7 +179,7 @@ describe("KubesprayRun", () => {
             await construct("h", hcloudRaw(3, 3), { previousCommandSpecs: base.run.commandSpecs });
             await new Promise((r) => setTimeout(r, 50));
             expect(warn).not.toHaveBeenCalled();
-            expect(info.mock.calls.map((c) => c[0])).toContain("Kubespray: expected runs: facts.yml; scale.yml --limit=worker3");
+            expect(info.mock.calls.map((c) => c[0])).toContain("Kubespray: expected runs: playbooks/facts.yml; scale.yml --limit=worker3");
         } finally {
             warn.mockRestore();
             info.mockRestore();

@@ -95,7 +95,7 @@ const scenarios: Scenario[] = [
         after: withWorker(),
         code: 2,
         text: [
-            /^Playbooks that would run, in order:\n {2}1\. facts\.yml +\(node-kubenode4 created\)\n {2}2\. scale\.yml --limit=kubenode4 +\(node-kubenode4 created\)\n\n/m,
+            /^Playbooks that would run, in order:\n {2}1\. playbooks\/facts\.yml +\(node-kubenode4 created\)\n {2}2\. scale\.yml --limit=kubenode4 +\(node-kubenode4 created\)\n\n/m,
             /^Nodes: 1 added, 0 removed, 0 changed, 3 unchanged$/m,
             /^ {2}\+ kubenode4 +192\.168\.122\.24 +\[worker\]$/m,
         ],
@@ -263,7 +263,7 @@ describe("plan: refs and arguments", () => {
         expect(vsHead.stdout).toMatch(/^ {2}~ kubenode4 +ip: 192\.168\.122\.24 -> 192\.168\.122\.34$/m);
         // A node whose trigger changes is replaced: removed first (deleteBeforeReplace), then scaled again.
         expect(vsHead.stdout).toMatch(
-            /^ {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one\)\n {2}2\. facts\.yml +\(node-kubenode4 replaced\)\n {2}3\. scale\.yml --limit=kubenode4 /m,
+            /^ {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one\)\n {2}2\. playbooks\/facts\.yml +\(node-kubenode4 replaced\)\n {2}3\. scale\.yml --limit=kubenode4 /m,
         );
 
         const vsFirst = inProcess(["--stack", "dev", "--dir", repo.dir, "--base", first.slice(0, 10)]);

@@ -79,7 +79,7 @@ describe("predictRuns", () => {
 
     it("add a worker: facts.yml, then scale.yml --limit=<new node>; nothing else", () => {
         const plan = predictRuns(specsOf(base()), specsOf(withWorkers(3)));
-        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["facts.yml", "scale.yml --limit=worker3"]);
+        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["playbooks/facts.yml", "scale.yml --limit=worker3"]);
         expect(plan.runs.every((r) => r.specId === "node-worker3" && r.phase === "create")).toBe(true);
         const ops = Object.fromEntries(plan.changes.map((c) => [c.id, c.op]));
         expect(ops).toEqual({
@@ -90,7 +90,7 @@ describe("predictRuns", () => {
 
     it("add two workers: each is scaled on its own, in config order", () => {
         expect(summary(specsOf(base()), specsOf(withWorkers(4)))).toEqual([
-            "facts.yml", "scale.yml --limit=worker3", "facts.yml", "scale.yml --limit=worker4",
+            "playbooks/facts.yml", "scale.yml --limit=worker3", "playbooks/facts.yml", "scale.yml --limit=worker4",
         ]);
     });
 
@@ -173,7 +173,7 @@ describe("predictRuns", () => {
             ...s, triggers: s.triggers.map((t) => t.replace(/ansible_host=[^ ]+/, "ansible_host=198.51.100.7")),
         });
         expect(summary(before, after)).toEqual([
-            "remove-node.yml -e node=worker2 -e skip_confirmation=true", "facts.yml", "scale.yml --limit=worker2",
+            "remove-node.yml -e node=worker2 -e skip_confirmation=true", "playbooks/facts.yml", "scale.yml --limit=worker2",
         ]);
     });
 
@@ -229,7 +229,7 @@ describe("renderCommand", () => {
 
     it("scales a worker after facts.yml unless cluster.yml covered it, and removes it with its own host entry", () => {
         const c = shell("node-worker2");
-        expect(c.create).toMatch(/kha_covered node=worker2.*\nkha_playbook facts\.yml\nkha_playbook scale\.yml --limit=worker2\n$/s);
+        expect(c.create).toMatch(/kha_covered node=worker2.*\nkha_playbook playbooks\/facts\.yml\nkha_playbook scale\.yml --limit=worker2\n$/s);
         expect(c.delete).toMatch(/kha_playbook -i "\$kha_tmp\/extra-host-0\.yaml" remove-node\.yml -e node=worker2 -e skip_confirmation=true \$\{KUBESPRAY_HA_REMOVE_NODE_ARGS:-\}/);
         const extra = c.delete!.match(/<<'KHA_EOF_0'\n([\s\S]*?)KHA_EOF_0\n/)![1];
         expect(parse(extra)).toEqual({

@@ -10,7 +10,7 @@
 //               without kube_version, extraArgs. Worker changes do not touch it.
 //   upgrade     upgrade-cluster.yml. Trigger: kube_version.
 //   kubeconfig  reads <inventory>/artifacts/admin.conf; replaced whenever cluster or upgrade is.
-//   node-<w>    one per worker-only node, chained in config order. create: facts.yml, then
+//   node-<w>    one per worker-only node, chained in config order. create: playbooks/facts.yml, then
 //               scale.yml --limit=<w>; delete: remove-node.yml -e node=<w> -e skip_confirmation=true.
 //               Depends on the node's machine, so Pulumi removes the node before deleting the server.
 // Triggers change -> Pulumi replaces the command (its create runs). Any other input change is an
@@ -28,8 +28,12 @@ import { stringify } from "yaml";
 import { ClusterConfig, Role } from "../config/config";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
 
-/** The Kubespray playbooks this program runs (repository root). Never reset.yml. */
-export const PLAYBOOKS = ["cluster.yml", "facts.yml", "scale.yml", "remove-node.yml", "upgrade-cluster.yml"] as const;
+/**
+ * The Kubespray playbooks this program runs, as paths inside the Kubespray tree (v2.25.1 and v2.31.0):
+ * four at the root, and facts.yml, which exists only as playbooks/facts.yml. Never reset.yml.
+ * tests/kubespray-tree.test.ts checks each against the real trees.
+ */
+export const PLAYBOOKS = ["cluster.yml", "playbooks/facts.yml", "scale.yml", "remove-node.yml", "upgrade-cluster.yml"] as const;
 export type Playbook = (typeof PLAYBOOKS)[number];
 
 /** Kinds of command resources, one `kind` per role in the pipeline above. */
@@ -254,7 +258,7 @@ export function kubesprayCommandSpecs(
                 triggers: [`${w.name}: ansible_host=${entry.sshAddress} ip=${entry.ip} roles=${entry.roles.join(",")}`],
                 inputs: [],
                 create: {
-                    playbooks: [{ playbook: "facts.yml" }, { playbook: "scale.yml", limit: [w.name] }],
+                    playbooks: [{ playbook: "playbooks/facts.yml" }, { playbook: "scale.yml", limit: [w.name] }],
                     skipIf: { kind: "node-covered-by-cluster-run", node: w.name },
                 },
                 update: nothing(),
