@@ -70,7 +70,7 @@ async function main(): Promise<void> {
         const tInventory = ms(t);
 
         t = process.hrtime.bigint();
-        for (const spec of kubesprayCommandSpecs(config, planned)) renderCommand(config, spec, "/bench");
+        for (const spec of kubesprayCommandSpecs(config, planned)) renderCommand(config, spec);
         const tSpecs = ms(t);
 
         t = process.hrtime.bigint();

@@ -63,7 +63,7 @@ describe("KubesprayRun", () => {
         const specs = pureSpecs(base.config);
         expect(await valueOf(base.run.commandSpecs)).toEqual(specs);
         for (const spec of specs) {
-            const shell = renderCommand(base.config, spec, "/project");
+            const shell = renderCommand(base.config, spec);
             const r = cmd("a", spec.id);
             expect(r.inputs.create).toBe(shell.create);
             expect(r.inputs.update).toBe(shell.update);

@@ -1,5 +1,8 @@
 // Pure tests of components/kubespray/playbook.ts: the command specs the KubesprayRun component creates,
 // and predictRuns, which mirrors Pulumi's diff of those commands between two renders.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { parse } from "yaml";
 import { parseClusterConfig } from "../components/config/config";
 import { renderTimeMachines } from "../components/kubespray/inventory";
@@ -7,11 +10,18 @@ import {
     CommandSpec,
     inventoryArchive,
     kubesprayCommandSpecs,
+    FAILURE_TAIL_LINES,
     predictRuns,
+    PROGRESS_LINE_LIMIT,
     renderCommand,
     shellQuote,
 } from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
+import { tempDirs } from "./helpers/tmp";
+
+const tmp = tempDirs();
+/** Runs `fn` in a fresh temp dir (removed after the file's tests). */
+const withTempDir = <T>(fn: (dir: string) => T): T => fn(fs.realpathSync(tmp("kha-playbook-")));
 
 /** Specs for a raw hcloud-style config (cp1..cpN control-plane+etcd, worker1..M workers). */
 function specsOf(raw: any): CommandSpec[] {
@@ -206,16 +216,16 @@ describe("predictRuns", () => {
 describe("renderCommand", () => {
     const config = parseClusterConfig(base(), { stack: "test" });
     const specs = kubesprayCommandSpecs(config, renderTimeMachines(config));
-    const shell = (id: string) => renderCommand(config, specs.find((s) => s.id === id)!, "/project");
+    const shell = (id: string) => renderCommand(config, specs.find((s) => s.id === id)!);
 
     it("runs cluster.yml from the Kubespray dir with its ansible.cfg, the inventory and the configured user", () => {
         const c = shell("cluster");
         expect(c.environment).toEqual({
-            KHA_RUN_DIR: "/project/.kubespray-ha/test",
-            KHA_INVENTORY: "/project/.kubespray-ha/test/inventory",
-            ANSIBLE_CONFIG: "/project/kubespray/ansible.cfg",
+            KHA_RUN_DIR: ".kubespray-ha/test",
+            KHA_INVENTORY: ".kubespray-ha/test/inventory",
+            ANSIBLE_CONFIG: "kubespray/ansible.cfg",
             PYTHONUNBUFFERED: "1",
-            KHA_KUBESPRAY_DIR: "/project/kubespray",
+            KHA_KUBESPRAY_DIR: "kubespray",
             KHA_ANSIBLE_PLAYBOOK: "ansible-playbook",
             KHA_SSH_USER: "root",
         });
@@ -270,5 +280,97 @@ describe("renderCommand", () => {
         expect(shellQuote("--limit=a,b")).toBe("--limit=a,b");
         expect(shellQuote("a b")).toBe("'a b'");
         expect(shellQuote("$(x)")).toBe("'$(x)'");
+    });
+
+    it("gives every command the same inputs whichever directory the project is checked out in", () => {
+        const cwd = process.cwd();
+        const render = (dir: string) => {
+            process.chdir(dir);
+            try {
+                return specs.map((sp) => renderCommand(config, sp));
+            } finally {
+                process.chdir(cwd);
+            }
+        };
+        withTempDir((a) => withTempDir((b) => {
+            const first = render(a);
+            expect(JSON.stringify(first)).not.toContain(a);
+            expect(render(b)).toEqual(first);
+        }));
+    });
+});
+
+// The scripts themselves, run by /bin/sh the way the command provider runs them: from the project
+// directory, with relative paths in the environment, and a fake ansible-playbook that floods its output.
+describe("renderCommand scripts, executed", () => {
+    const FAKE_ANSIBLE = `#!/bin/sh
+echo "ansible.cfg=$ANSIBLE_CONFIG cwd=$PWD args=$*"
+i=0
+while [ $i -lt 3000 ]; do
+  echo "TASK [role : task $i] ******"
+  echo "ok: [cp1] => {\"chatty\": \"line $i of a very long result\"}"
+  i=$((i + 1))
+done
+echo "PLAY RECAP *****"
+echo "cp1 : ok=6000 changed=0 unreachable=0 failed=\${FAKE_FAILED:-0}"
+exit \${FAKE_RC:-0}
+`;
+
+    function project(dir: string, extra: Record<string, unknown> = {}) {
+        const raw = { ...base(), kubespray: { dir: "vendor/kubespray", ansiblePlaybook: "venv/bin/ansible-playbook" }, ...extra };
+        const cfg = parseClusterConfig(raw, { stack: "test" });
+        fs.mkdirSync(path.join(dir, "vendor/kubespray"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "vendor/kubespray/ansible.cfg"), "[defaults]\n");
+        fs.mkdirSync(path.join(dir, "venv/bin"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "venv/bin/ansible-playbook"), FAKE_ANSIBLE, { mode: 0o755 });
+        const inv = path.join(dir, ".kubespray-ha/test/inventory");
+        fs.mkdirSync(inv, { recursive: true });
+        fs.writeFileSync(path.join(inv, "hosts.yaml"), "all: {}\n");
+        fs.writeFileSync(path.join(dir, ".kubespray-ha/test/inventory.meta"), "forks=5\n");
+        const spec = kubesprayCommandSpecs(cfg, renderTimeMachines(cfg)).find((x) => x.id === "cluster")!;
+        return renderCommand(cfg, spec);
+    }
+
+    const run = (dir: string, script: string, env: Record<string, string>) =>
+        spawnSync("/bin/sh", ["-c", script], { cwd: dir, input: "not a real key\n", env: { ...process.env, ...env }, encoding: "utf8" });
+
+    it("resolves the relative paths against the project directory (ansible.cfg, ansible-playbook, inventory)", () => {
+        withTempDir((dir) => {
+            const sh = project(dir);
+            const r = run(dir, sh.create, sh.environment);
+            expect(r.status).toBe(0);
+            const log = fs.readdirSync(path.join(dir, ".kubespray-ha/test/logs"));
+            expect(log).toHaveLength(1);
+            const full = fs.readFileSync(path.join(dir, ".kubespray-ha/test/logs", log[0]), "utf8");
+            expect(full).toContain(`ansible.cfg=${dir}/vendor/kubespray/ansible.cfg cwd=${dir}/vendor/kubespray args=-i ${dir}/.kubespray-ha/test/inventory/hosts.yaml -b --forks 5`);
+        });
+    });
+
+    it("keeps Ansible's whole output in the log file, and only bounded progress in what Pulumi captures", () => {
+        withTempDir((dir) => {
+            const sh = project(dir);
+            const r = run(dir, sh.create, sh.environment);
+            expect(r.status).toBe(0);
+            expect(r.stdout).toBe("");
+            const lines = r.stderr.trimEnd().split("\n");
+            expect(lines.length).toBeLessThanOrEqual(PROGRESS_LINE_LIMIT + 3);
+            expect(lines.filter((l) => l.startsWith("TASK [")).length).toBe(PROGRESS_LINE_LIMIT);
+            expect(r.stderr).not.toContain("chatty");
+            expect(r.stderr).toMatch(/kubespray-ha: more progress in .*\.log/);
+            const log = fs.readdirSync(path.join(dir, ".kubespray-ha/test/logs"))[0];
+            const full = fs.readFileSync(path.join(dir, ".kubespray-ha/test/logs", log), "utf8");
+            expect(full.split("\n").filter((l) => l.includes("chatty"))).toHaveLength(3000);
+        });
+    });
+
+    it("ends a failed run with the log's last lines, bounded, and the playbook's exit code", () => {
+        withTempDir((dir) => {
+            const sh = project(dir);
+            const r = run(dir, sh.create, { ...sh.environment, FAKE_RC: "2", FAKE_FAILED: "1" });
+            expect(r.status).toBe(2);
+            const tail = r.stderr.slice(r.stderr.indexOf("failed (exit 2)"));
+            expect(tail).toContain("cp1 : ok=6000 changed=0 unreachable=0 failed=1");
+            expect(tail.trimEnd().split("\n").length).toBe(FAILURE_TAIL_LINES + 1);
+        });
     });
 });

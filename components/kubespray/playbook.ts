@@ -471,7 +471,7 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
 // renderCommand: the shell each command resource runs. Exported so the end-to-end test runs the
 // very same strings with the same environment as the component.
 
-/** Where a stack's Kubespray files live on the machine that runs Pulumi. All absolute. */
+/** Where a stack's Kubespray files live on the machine that runs Pulumi. */
 export interface RunPaths {
     /** Kubespray checkout (config.kubespray.dir); playbooks run from here with its ansible.cfg. */
     kubesprayDir: string;
@@ -483,16 +483,45 @@ export interface RunPaths {
     logDir: string;
 }
 
-/** Resolves config.kubespray.dir and workDir against `baseDir` (default: the current directory). */
-export function runPaths(config: ClusterConfig, baseDir: string = process.cwd()): RunPaths {
-    const runDir = path.resolve(baseDir, config.kubespray.workDir, config.name);
+/**
+ * The paths as the config writes them (relative ones stay relative, normalised): what the commands
+ * get in their environment, so their inputs do not depend on where the project is checked out. The
+ * scripts resolve relative paths against their working directory, the Pulumi project.
+ */
+export function commandPaths(config: ClusterConfig): RunPaths {
+    const runDir = path.posix.normalize(path.posix.join(config.kubespray.workDir, config.name));
     return {
-        kubesprayDir: path.resolve(baseDir, config.kubespray.dir),
+        kubesprayDir: path.posix.normalize(config.kubespray.dir),
         runDir,
-        inventoryDir: path.join(runDir, "inventory"),
-        logDir: path.join(runDir, "logs"),
+        inventoryDir: path.posix.join(runDir, "inventory"),
+        logDir: path.posix.join(runDir, "logs"),
     };
 }
+
+/** The same paths resolved against `baseDir` (default: the current directory), all absolute. */
+export function runPaths(config: ClusterConfig, baseDir: string = process.cwd()): RunPaths {
+    const rel = commandPaths(config);
+    return {
+        kubesprayDir: path.resolve(baseDir, rel.kubesprayDir),
+        runDir: path.resolve(baseDir, rel.runDir),
+        inventoryDir: path.resolve(baseDir, rel.inventoryDir),
+        logDir: path.resolve(baseDir, rel.logDir),
+    };
+}
+
+/** Progress lines a playbook command streams to Pulumi (and so keeps in its `stderr` output) at most. */
+export const PROGRESS_LINE_LIMIT = 1000;
+/** Characters of one progress line at most. */
+export const PROGRESS_LINE_WIDTH = 240;
+/** Lines of the full log a failed playbook command prints at the end. */
+export const FAILURE_TAIL_LINES = 60;
+
+// The first lines of every script: relative paths of the environment become absolute against the
+// working directory (the Pulumi project), before any `cd`.
+const RESOLVE_PATHS = `kha_abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
+KHA_RUN_DIR="$(kha_abs "$KHA_RUN_DIR")"
+KHA_INVENTORY="$(kha_abs "$KHA_INVENTORY")"
+`;
 
 /** What the component feeds a command on stdin. */
 export type StdinKind = "ssh-private-key" | "inventory-archive" | "none";
@@ -559,13 +588,17 @@ export function inventoryArchive(config: ClusterConfig, machines: readonly Inven
 }
 
 // Shared by every playbook command: strict shell, the key from stdin into a 0600 temp file removed by
-// a trap, the run log, and kha_playbook which tees Ansible's output to the log and to stderr (Pulumi
-// streams both; stdout stays empty). No secret ever appears in the script or the environment.
+// a trap, the run log, and kha_playbook which writes Ansible's output to the log and its progress to
+// stderr (Pulumi streams it; stdout stays empty). No secret ever appears in the script or the environment.
 function preamble(id: string, phase: string): string {
     return `# kubespray-ha ${id} ${phase}
 set -eu
 set -f
 umask 077
+${RESOLVE_PATHS}KHA_KUBESPRAY_DIR="$(kha_abs "$KHA_KUBESPRAY_DIR")"
+ANSIBLE_CONFIG="$(kha_abs "$ANSIBLE_CONFIG")"
+export ANSIBLE_CONFIG
+case "$KHA_ANSIBLE_PLAYBOOK" in */*) KHA_ANSIBLE_PLAYBOOK="$(kha_abs "$KHA_ANSIBLE_PLAYBOOK")" ;; esac
 cd "$KHA_KUBESPRAY_DIR" 2>/dev/null || { echo "kubespray-ha: kubespray.dir $KHA_KUBESPRAY_DIR does not exist: put a Kubespray checkout there" >&2; exit 2; }
 [ -f "$KHA_INVENTORY/hosts.yaml" ] || { echo "kubespray-ha: no inventory at $KHA_INVENTORY/hosts.yaml (written by the inventory command)" >&2; exit 2; }
 mkdir -p "$KHA_RUN_DIR/logs"
@@ -593,11 +626,28 @@ kha_stamp() {
 kha_covered() {
   [ -f "$KHA_RUN_DIR/cluster-run" ] && grep -qxF "stamp=$(kha_stamp)" "$KHA_RUN_DIR/cluster-run" && grep -qxF "$1" "$KHA_RUN_DIR/cluster-run"
 }
+# Ansible's whole output goes to the log file; Pulumi gets (and keeps in the command's stderr output)
+# only progress: play and task names, failures, warnings and the recap, at most ${PROGRESS_LINE_LIMIT} lines of
+# ${PROGRESS_LINE_WIDTH} characters, and on failure the log's last ${FAILURE_TAIL_LINES} lines.
+kha_progress() {
+  awk -v limit=${PROGRESS_LINE_LIMIT} -v width=${PROGRESS_LINE_WIDTH} -v logfile="$kha_log" '
+    /^PLAY RECAP/ { recap = 1 }
+    recap || /^(PLAY|TASK|RUNNING HANDLER) \[/ || /^(fatal|failed|FAILED|ERROR|\[ERROR|\[WARNING)/ || /UNREACHABLE|unreachable=[1-9]/ {
+      if (n < limit) { print substr($0, 1, width) > "/dev/stderr"; fflush("/dev/stderr") }
+      else if (n == limit) { print "kubespray-ha: more progress in " logfile > "/dev/stderr"; fflush("/dev/stderr") }
+      n++
+    }'
+}
+# (\`a && b || c\`: under set -e a failing playbook must not end the group before its status is kept.)
 kha_playbook() {
   echo "kubespray-ha: $KHA_ANSIBLE_PLAYBOOK -i $KHA_INVENTORY/hosts.yaml -b --forks $kha_forks --user $KHA_SSH_USER $* (log: $kha_log)" | tee -a "$kha_log" >&2
-  { "$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" "$@" </dev/null 2>&1; echo "$?" > "$kha_tmp/rc"; } | tee -a "$kha_log" >&2
+  { "$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" "$@" </dev/null 2>&1 && echo 0 > "$kha_tmp/rc" || echo "$?" > "$kha_tmp/rc"; } | tee -a "$kha_log" | kha_progress
   kha_rc="$(cat "$kha_tmp/rc")"
-  [ "$kha_rc" = 0 ] || { echo "kubespray-ha: ansible-playbook $1 failed (exit $kha_rc); full log: $kha_log" >&2; exit "$kha_rc"; }
+  if [ "$kha_rc" != 0 ]; then
+    echo "kubespray-ha: ansible-playbook $1 failed (exit $kha_rc); its last ${FAILURE_TAIL_LINES} lines (full log: $kha_log):" >&2
+    tail -n ${FAILURE_TAIL_LINES} "$kha_log" | cut -c 1-${PROGRESS_LINE_WIDTH} >&2
+    exit "$kha_rc"
+  fi
 }
 `;
 }
@@ -633,6 +683,7 @@ function renderAction(spec: CommandSpec, phase: "create" | "update" | "delete", 
         return `# kubespray-ha ${spec.id} ${phase}: write the rendered inventory (stdin)
 set -eu
 umask 077
+${RESOLVE_PATHS}export KHA_RUN_DIR KHA_INVENTORY
 mkdir -p "$KHA_INVENTORY"
 rm -rf "$KHA_INVENTORY/group_vars" "$KHA_INVENTORY/hosts.yaml"
 /bin/sh -eu
@@ -641,7 +692,7 @@ rm -rf "$KHA_INVENTORY/group_vars" "$KHA_INVENTORY/hosts.yaml"
     if (action.readsKubeconfig) {
         return `# kubespray-ha ${spec.id} ${phase}: print the admin kubeconfig Kubespray wrote (kubeconfig_localhost)
 set -eu
-kha_conf="$KHA_INVENTORY/artifacts/admin.conf"
+${RESOLVE_PATHS}kha_conf="$KHA_INVENTORY/artifacts/admin.conf"
 [ -s "$kha_conf" ] || { echo "kubespray-ha: $kha_conf is missing: Kubespray writes it at the end of cluster.yml (kubeconfig_localhost: true). Was kubespray.workDir removed, or is this another machine? Restore it from the machine that ran cluster.yml." >&2; exit 1; }
 cat "$kha_conf"
 `;
@@ -674,11 +725,11 @@ mv -f "$KHA_RUN_DIR/cluster-run.new" "$KHA_RUN_DIR/cluster-run"
 }
 
 /**
- * The shell of one command resource. `baseDir` resolves relative kubespray.dir/workDir (default:
- * the current directory, the Pulumi project when run by Pulumi).
+ * The shell of one command resource. Its environment holds the paths as the config writes them
+ * (commandPaths), so nothing in a command's inputs depends on where the project is checked out.
  */
-export function renderCommand(config: ClusterConfig, spec: CommandSpec, baseDir?: string): ShellCommand {
-    const paths = runPaths(config, baseDir);
+export function renderCommand(config: ClusterConfig, spec: CommandSpec): ShellCommand {
+    const paths = commandPaths(config);
     const environment: Record<string, string> = {
         KHA_RUN_DIR: paths.runDir,
         KHA_INVENTORY: paths.inventoryDir,
@@ -686,7 +737,7 @@ export function renderCommand(config: ClusterConfig, spec: CommandSpec, baseDir?
     const playbooks = spec.kind !== "inventory" && spec.kind !== "kubeconfig";
     if (playbooks) {
         Object.assign(environment, {
-            ANSIBLE_CONFIG: path.join(paths.kubesprayDir, "ansible.cfg"),
+            ANSIBLE_CONFIG: path.posix.join(paths.kubesprayDir, "ansible.cfg"),
             PYTHONUNBUFFERED: "1",
             KHA_KUBESPRAY_DIR: paths.kubesprayDir,
             KHA_ANSIBLE_PLAYBOOK: config.kubespray.ansiblePlaybook,

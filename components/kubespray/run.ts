@@ -7,8 +7,8 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig } from "../config/config";
-import { InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
-import { checkKubeconfig, KubeconfigError } from "./kubeconfig";
+import { InventoryMachine, publicApiSans, RenderedFiles, renderInventory } from "./inventory";
+import { apiServerUrlFor, checkKubeconfig, KubeconfigError, publicKubeconfig } from "./kubeconfig";
 import { Machine } from "../nodes/machines";
 import { CommandSpec, inventoryArchive, kubesprayCommandSpecs, predictRuns, renderCommand, runPaths } from "./playbook";
 
@@ -34,6 +34,13 @@ export interface KubesprayRunArgs {
     previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined>;
     /** Directory that relative kubespray.dir / kubespray.workDir are resolved against. Default: process.cwd(), the Pulumi project. */
     baseDir?: string;
+    /**
+     * The API's public addresses, IPv4 first (hcloud with `hcloud.enablePublicInterface`: HcloudCluster's
+     * publicApiAddresses, known once the Load Balancer exists). Added to the certificate SANs; the IPv4 is the
+     * server of `publicKubeconfig`, and of `kubeconfig` and the provider when `hcloud.apiEndpoint` is public.
+     * Required exactly when the config has the public interface; refused otherwise.
+     */
+    publicApiAddresses?: pulumi.Input<string[]>;
 }
 
 const PENDING = "<pending>";
@@ -48,9 +55,16 @@ function looksLikeSpecs(value: unknown): value is CommandSpec[] {
  * the API VIP, as a secret and as a k8s.Provider.
  */
 export class KubesprayRun extends pulumi.ComponentResource {
-    /** Admin kubeconfig (secret), server https://VIP:6443, checked against config.apiServerUrl. */
+    /**
+     * Admin kubeconfig (secret) for clients: admin.conf checked against config.apiServerUrl (https://VIP:6443),
+     * or `publicKubeconfig` when `hcloud.apiEndpoint` is public.
+     */
     public readonly kubeconfig: pulumi.Output<string>;
-    /** A Kubernetes provider on that kubeconfig. */
+    /** With publicApiAddresses: the same admin kubeconfig (secret), server https://<public IPv4>:6443. */
+    public readonly publicKubeconfig?: pulumi.Output<string>;
+    /** With publicApiAddresses: https://<public IPv4>:6443. */
+    public readonly publicApiServerUrl?: pulumi.Output<string>;
+    /** A Kubernetes provider on `kubeconfig`. */
     public readonly provider: k8s.Provider;
     /** The specs the commands were built from; export them to get plans and warnings next time (previousCommandSpecs). */
     public readonly commandSpecs: pulumi.Output<CommandSpec[]>;
@@ -65,6 +79,14 @@ export class KubesprayRun extends pulumi.ComponentResource {
         super("kubespray-ha:index:KubesprayRun", name, {}, opts);
         const { config } = args;
         checkMachines(config, args.machines, this);
+        if ((publicApiSans(config).length > 0) !== (args.publicApiAddresses !== undefined)) {
+            throw new pulumi.ResourceError(
+                `KubesprayRun: publicApiAddresses ${args.publicApiAddresses === undefined ? "missing: hcloud.enablePublicInterface is on, the certificate must cover the Load Balancer's public IPs" : "given, but only hcloud with hcloud.enablePublicInterface has public API addresses"}`,
+                this,
+            );
+        }
+        // The config as Kubespray gets it: with the public addresses (certificate SANs) once they exist.
+        const fed = pulumi.output(args.publicApiAddresses).apply((addrs): ClusterConfig => (addrs ? { ...config, publicApiAddresses: addrs } : config));
 
         const byName = new Map(args.machines.map((m) => [m.name, m]));
         const pending: InventoryMachine[] = args.machines.map((m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: PENDING }));
@@ -75,8 +97,8 @@ export class KubesprayRun extends pulumi.ComponentResource {
         const allMachines = pulumi.all(args.machines.map((m) => m.sshAddress)).apply((addrs) =>
             pending.map((p, i) => ({ ...p, sshAddress: addrs[i] })),
         );
-        this.commandSpecs = allMachines.apply((ms) => kubesprayCommandSpecs(config, ms));
-        this.inventory = allMachines.apply((ms) => renderInventory(config, ms));
+        this.commandSpecs = pulumi.all([fed, allMachines]).apply(([c, ms]) => kubesprayCommandSpecs(c, ms));
+        this.inventory = pulumi.all([fed, allMachines]).apply(([c, ms]) => renderInventory(c, ms));
         this.inventoryDir = runPaths(config, args.baseDir).inventoryDir;
 
         // Refuse transitions this program cannot do safely, before any command is registered. Computed
@@ -100,14 +122,14 @@ export class KubesprayRun extends pulumi.ComponentResource {
             const feeding = s.machines.map((n) => byName.get(n)!);
             // Each spec is built from the addresses of its own machines only, so an unknown address of a
             // new server does not make every other command look changed at preview.
-            const spec = pulumi.all(feeding.map((m) => m.sshAddress)).apply((addrs) => {
+            const spec = pulumi.all([fed, pulumi.all(feeding.map((m) => m.sshAddress))]).apply(([c, addrs]) => {
                 const ms = pending.map((p) => {
                     const i = s.machines.indexOf(p.name);
                     return i < 0 ? p : { ...p, sshAddress: addrs[i] };
                 });
-                return kubesprayCommandSpecs(config, ms, { only: [s.id] })[0];
+                return kubesprayCommandSpecs(c, ms, { only: [s.id] })[0];
             });
-            const shell = pulumi.all([spec, gate]).apply(([sp]) => renderCommand(config, sp, args.baseDir));
+            const shell = pulumi.all([spec, gate]).apply(([sp]) => renderCommand(config, sp));
 
             let triggers: pulumi.Input<unknown[]> | undefined;
             if (s.recreateAfter) {
@@ -123,7 +145,7 @@ export class KubesprayRun extends pulumi.ComponentResource {
                 triggers = spec.apply((sp) => sp.triggers);
             }
 
-            const probe = renderCommand(config, s, args.baseDir);
+            const probe = renderCommand(config, s);
             commands[s.id] = new command.local.Command(
                 `${name}-${s.id}`,
                 {
@@ -133,11 +155,13 @@ export class KubesprayRun extends pulumi.ComponentResource {
                     environment: shell.apply((sh) => sh.environment),
                     stdin:
                         probe.stdin === "ssh-private-key" ? key
-                        : probe.stdin === "inventory-archive" ? allMachines.apply((ms) => inventoryArchive(config, ms))
+                        : probe.stdin === "inventory-archive" ? pulumi.all([fed, allMachines]).apply(([c, ms]) => inventoryArchive(c, ms))
                         : undefined,
                     ...(triggers ? { triggers } : {}),
                     logging: probe.logging,
                     addPreviousOutputInEnv: false,
+                    // Only when a caller chose a base directory; by default commands run in the Pulumi project.
+                    ...(args.baseDir !== undefined ? { dir: args.baseDir } : {}),
                 },
                 {
                     parent: this,
@@ -149,11 +173,24 @@ export class KubesprayRun extends pulumi.ComponentResource {
         }
         this.commands = commands;
 
-        this.kubeconfig = checkedKubeconfig(commands.kubeconfig.stdout, config.apiServerUrl, `${this.inventoryDir}/artifacts/admin.conf`, this);
+        const adminConf = checkedKubeconfig(commands.kubeconfig.stdout, config.apiServerUrl, `${this.inventoryDir}/artifacts/admin.conf`, this);
+        if (args.publicApiAddresses !== undefined) {
+            const ipv4 = pulumi.output(args.publicApiAddresses).apply((addrs) => {
+                const found = addrs.find((a) => !a.includes(":"));
+                if (!found) throw new pulumi.ResourceError(`KubesprayRun: publicApiAddresses has no IPv4 (got ${JSON.stringify(addrs)})`, this);
+                return found;
+            });
+            this.publicApiServerUrl = ipv4.apply((a) => apiServerUrlFor(a));
+            this.publicKubeconfig = pulumi.all([adminConf, ipv4]).apply(([text, a]) => publicKubeconfig(text, a));
+        }
+        // Only clients move to the public endpoint; kubelets and kube-proxy keep the VIP (loadbalancer_apiserver).
+        this.kubeconfig = config.hcloud.apiEndpoint === "public" && this.publicKubeconfig ? this.publicKubeconfig : adminConf;
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
 
         this.registerOutputs({
             kubeconfig: this.kubeconfig,
+            publicKubeconfig: this.publicKubeconfig,
+            publicApiServerUrl: this.publicApiServerUrl,
             commandSpecs: this.commandSpecs,
             inventory: this.inventory,
             inventoryDir: this.inventoryDir,
