@@ -23,8 +23,9 @@ function main(): void {
     const projectYaml = fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
     const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(stackFile)) throw new Error(`no stack file ${stackFile}`);
-    const { cluster } = readStackConfig(projectYaml, fs.readFileSync(stackFile, "utf8"), stack);
-    const config = parseClusterConfig(cluster, { stack });
+    const { cluster, securePaths, bgpPeerPasswords } = readStackConfig(projectYaml, fs.readFileSync(stackFile, "utf8"), stack);
+    const config = parseClusterConfig(cluster, { stack, securePaths, bgpPeerPasswords });
+    for (const w of config.warnings) console.error(`warning: ${w.key}: ${w.message}`);
     const files = renderInventory(config, renderTimeMachines(config));
     const inventoryDir = path.join(out, "inventory");
     writeInventory(inventoryDir, files);

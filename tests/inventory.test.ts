@@ -1,14 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseClusterConfig } from "../components/config/config";
+import { parseClusterConfig, ParseOptions } from "../components/config/config";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { readStackConfig } from "../components/config/stackfile";
 import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
 
 const root = path.join(__dirname, "..");
-const render = (raw: any) => {
-    const config = parseClusterConfig(raw, { stack: "test" });
+const render = (raw: any, options: Partial<ParseOptions> = {}) => {
+    const config = parseClusterConfig(raw, { stack: "test", ...options });
     return renderInventory(config, renderTimeMachines(config));
 };
 const groupVars = (files: Record<string, string>) => ({
@@ -34,7 +34,7 @@ describe("hosts.yaml", () => {
             kubenode2: { ansible_host: "192.168.122.22", ip: "192.168.122.22", access_ip: "192.168.122.22", etcd_member_name: "etcd2" },
             kubenode3: { ansible_host: "192.168.122.23", ip: "192.168.122.23", access_ip: "192.168.122.23", etcd_member_name: "etcd3" },
         });
-        expect(hosts.all.vars).toEqual({ ansible_user: "kube" });
+        expect(hosts.all.vars).toEqual({ ansible_user: "kube", ansible_port: 22 });
     });
     it("has Kubespray's groups and no legacy names", () => {
         const children = hosts.all.children;
@@ -91,6 +91,7 @@ describe("group_vars", () => {
             kube_vip_arp_enabled: true,
             kube_vip_bgp_enabled: false,
             kube_vip_services_enabled: false,
+            kube_vip_leader_election_enabled: true,
             kube_vip_leaseduration: 5,
             kube_vip_renewdeadline: 3,
             kube_vip_retryperiod: 1,
@@ -118,19 +119,20 @@ describe("group_vars", () => {
         a.kubeVersion = "1.29.10";
         expect(groupVars(render(a)).kube_version).toBe("v1.29.10");
     });
-    it("BGP mode: router id, local AS and peers in kube-vip's format, strict ARP explicit", () => {
+    it("BGP mode: local AS and peers in kube-vip's format, strict ARP explicit", () => {
         const raw = libvirtRaw();
-        raw.vip = { address: "192.168.122.100", mode: "bgp", bgp: { routerId: "192.168.122.21", localAs: 65001, peers: [{ address: "192.168.122.2", as: 65000 }, { address: "192.168.122.3", as: 65000 }] } };
+        raw.vip = { address: "192.168.122.100", mode: "bgp", bgp: { localAs: 65001, peers: [{ address: "192.168.122.2", as: 65000 }, { address: "192.168.122.3", as: 65000 }] } };
         const vars = groupVars(render(raw));
         expect(vars).toMatchObject({
             kube_vip_arp_enabled: false,
             kube_vip_bgp_enabled: true,
-            kube_vip_bgp_routerid: "192.168.122.21",
             kube_vip_local_as: 65001,
             kube_vip_bgppeers: ["192.168.122.2:65000::false", "192.168.122.3:65000::false"],
             kube_proxy_strict_arp: false,
         });
         expect(vars.kube_vip_bgp_as).toBeUndefined();
+        // One value for every speaker would be wrong: the router id is a host var (below).
+        expect(vars.kube_vip_bgp_routerid).toBeUndefined();
     });
     it("hcloud: kube-vip off, loadbalancer_apiserver at the VIP", () => {
         const vars = groupVars(render(hcloudRaw()));
@@ -152,6 +154,39 @@ describe("group_vars", () => {
         raw.groupVars = { metrics_server_enabled: true, container_manager: "containerd" };
         const files = render(raw);
         expect(files["group_vars/k8s_cluster/zz-extra.yml"]).toMatch(/container_manager: containerd\nmetrics_server_enabled: true\n$/);
+    });
+});
+
+describe("BGP mode per host, leases and peer passwords (issue 12)", () => {
+    const bgpRaw = () => {
+        const raw = libvirtRaw();
+        raw.vip = { address: "192.168.122.100", mode: "bgp", leaseDuration: 15, renewDeadline: 10, retryPeriod: 2, bgp: { localAs: 65001, peers: [{ address: "192.168.122.2", as: 65000 }, { address: "192.168.122.3", as: 65000 }] } };
+        raw.nodes[1].bgpRouterId = "10.255.0.2";
+        raw.nodes.push({ name: "worker1", ip: "192.168.122.31", roles: ["worker"] });
+        return raw;
+    };
+    it("gives each control plane its own kube_vip_bgp_routerid host var (its ip unless nodes[].bgpRouterId), workers none", () => {
+        const hosts = parse(render(bgpRaw())["hosts.yaml"]).all.hosts;
+        expect(Object.fromEntries(Object.entries(hosts).map(([name, h]: [string, any]) => [name, h.kube_vip_bgp_routerid]))).toEqual({
+            kubenode1: "192.168.122.21",
+            kubenode2: "10.255.0.2",
+            kubenode3: "192.168.122.23",
+            worker1: undefined,
+        });
+    });
+    it("has no router id in ARP mode", () => {
+        const hosts = parse(render(libvirtRaw())["hosts.yaml"]).all.hosts;
+        expect(Object.values(hosts).some((h: any) => "kube_vip_bgp_routerid" in h)).toBe(false);
+    });
+    it("turns kube-vip's leader election on in BGP mode too, so the lease timings reach it", () => {
+        // Kubespray's kube-vip.manifest.j2 writes vip_leaseduration/renewdeadline/retryperiod only under
+        // kube_vip_leader_election_enabled, whose default is kube_vip_arp_enabled (false in BGP mode).
+        expect(groupVars(render(bgpRaw()))).toMatchObject({ kube_vip_leader_election_enabled: true, kube_vip_leaseduration: 15, kube_vip_renewdeadline: 10, kube_vip_retryperiod: 2 });
+        expect(groupVars(render(libvirtRaw())).kube_vip_leader_election_enabled).toBe(true);
+    });
+    it("writes peer passwords into kube_vip_bgppeers as address:AS:password:multihop", () => {
+        const vars = groupVars(render(bgpRaw(), { bgpPeerPasswords: { passwords: { "192.168.122.3": "s3cret-pw" }, secret: true } }));
+        expect(vars.kube_vip_bgppeers).toEqual(["192.168.122.2:65000::false", "192.168.122.3:65000:s3cret-pw:false"]);
     });
 });
 

@@ -244,7 +244,7 @@ describe("renderCommand", () => {
         const extra = c.delete!.match(/<<'KHA_EOF_0'\n([\s\S]*?)KHA_EOF_0\n/)![1];
         expect(parse(extra)).toEqual({
             all: {
-                hosts: { worker2: { ansible_host: "<known after create: public IPv4 of worker2>", ip: "10.0.1.102", access_ip: "10.0.1.102" } },
+                hosts: { worker2: { ansible_host: "<known after create: public IPv4 of worker2>", ansible_port: 22, ip: "10.0.1.102", access_ip: "10.0.1.102" } },
                 children: { kube_node: { hosts: { worker2: null } } },
             },
         });

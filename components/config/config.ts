@@ -2,7 +2,15 @@
 // cross-field rules, validated once. Pure: nothing here imports Pulumi, so the
 // offline `render` script and the Pulumi program share exactly the same checks.
 import { z } from "zod";
+import { BGP_PEER_PASSWORDS_SECRET, BgpConfig, BgpPeerPasswordsInput, resolveBgp } from "./bgp";
 import { hcloudProblems } from "./hcloud-rules";
+import { secretPathProblems } from "./secrets";
+import { KUBESPRAY_VERSION_FACTS } from "./kubespray-versions";
+import { kubeProxyModeProblem, kubeVersionProblem } from "./kubespray-rules";
+import { extraArgsProblems, groupVarsProblems } from "./managed-vars";
+import { dnsNameProblem, domainNameProblem, isDnsLabel, suggestDnsLabel } from "./names";
+import { noEffectWarnings } from "./no-effect";
+import { offlineProblems, offlineSchema } from "./offline";
 import { AddressRange, API_PORT, checkDhcpRange, checkVip, hostAddressProblem, inRange, inSubnet, isIPv4, parseSubnet, pickVip, RuleViolation, Subnet } from "./vip";
 
 export const CONFIG_NAMESPACE = "kubespray-ha";
@@ -15,17 +23,19 @@ export const KUBESPRAY_VERSIONS = ["v2.31.0", "v2.25.1"] as const;
 export const ROLES = ["control-plane", "etcd", "worker"] as const;
 export const VIP_MODES = ["arp", "bgp", "loadbalancer"] as const;
 export const KUBE_PROXY_MODES = ["ipvs", "iptables", "nftables"] as const;
+/** hcloud: which API endpoint clients (the `kubeconfig` output, the program's k8s.Provider) use. */
+export const API_ENDPOINTS = ["private", "public"] as const;
 
 export type Backend = (typeof BACKENDS)[number];
 export type KubesprayVersion = (typeof KUBESPRAY_VERSIONS)[number];
 export type Role = (typeof ROLES)[number];
 export type VipMode = (typeof VIP_MODES)[number];
+export type ApiEndpoint = (typeof API_ENDPOINTS)[number];
 
-/** The kube-vip image each supported Kubespray version is pinned to by default. */
-export const KUBE_VIP_DEFAULT_TAG: Record<KubesprayVersion, string> = {
-    "v2.25.1": "v0.8.0",
-    "v2.31.0": "v1.0.3",
-};
+/** The kube-vip image each supported Kubespray version is pinned to by default (from its source, with a leading v). */
+export const KUBE_VIP_DEFAULT_TAG = Object.fromEntries(
+    KUBESPRAY_VERSIONS.map((v) => [v, `v${KUBESPRAY_VERSION_FACTS[v].kubeVip.default.replace(/^v/, "")}`]),
+) as Record<KubesprayVersion, string>;
 
 const ipv4 = z.string().refine(isIPv4, (v) => ({ message: `"${v}" is not an IPv4 address` }));
 const dnsLabel = z
@@ -47,6 +57,8 @@ const nodeSchema = z
         image: z.string().optional(),
         /** hcloud: location for this node (default hcloud.location). */
         location: z.string().optional(),
+        /** BGP mode, control-plane nodes: kube_vip_bgp_routerid of this node (default: its ip). */
+        bgpRouterId: ipv4.optional(),
         /** libvirt: vCPUs (default libvirt.vcpus). */
         vcpus: z.number().int().min(1).optional(),
         /** libvirt: memory in MiB (default libvirt.memoryMiB). */
@@ -71,6 +83,11 @@ const hcloudSchema = z
         loadBalancerType: z.string().default("lb11"),
         /** Give the API Load Balancer a public interface too (default false: private only). */
         enablePublicInterface: z.boolean().default(false),
+        /**
+         * The endpoint of the `kubeconfig` output and the k8s.Provider: `private` (the VIP) or `public` (the
+         * Load Balancer's public IPv4; needs enablePublicInterface). Default: public when enablePublicInterface.
+         */
+        apiEndpoint: z.enum(API_ENDPOINTS).optional(),
         firewall: z
             .object({
                 /** CIDRs allowed to reach SSH (22) on the servers' public IPs. Ansible connects from here. */
@@ -144,11 +161,8 @@ const clusterSchema = z
         /** Kubespray's cluster_name (also the cluster DNS domain). */
         clusterName: z.string().default("cluster.local"),
         kubesprayVersion: z.enum(KUBESPRAY_VERSIONS).default("v2.31.0"),
-        /** kube_version; changing it runs upgrade-cluster.yml. Default: Kubespray's. */
-        kubeVersion: z
-            .string()
-            .regex(/^v?\d+\.\d+\.\d+$/, "must look like 1.31.4")
-            .optional(),
+        /** kube_version; changing it runs upgrade-cluster.yml. Default: Kubespray's. Checked against the version's checksums. */
+        kubeVersion: z.string().optional(),
         network: z
             .object({
                 cidr: z.string(),
@@ -169,12 +183,17 @@ const clusterSchema = z
                     .object({
                         routerId: ipv4.optional(),
                         localAs: asn.optional(),
-                        peers: z.array(z.object({ address: ipv4, as: asn }).strict()).optional(),
+                        // password: refused with a pointer to the secret kubespray-ha:bgpPeerPasswords (config/bgp.ts).
+                        peers: z.array(z.object({ address: ipv4, as: asn, password: z.unknown().optional() }).strict()).optional(),
                     })
                     .strict()
                     .optional(),
                 servicesEnabled: z.boolean().default(false),
-                leaseDuration: seconds.default(5),
+                // kube-vip's leader election is client-go's: a leader that dies without releasing the lease
+                // is replaced only after leaseDuration, so that is how long the API VIP can be down. Above
+                // 60 s a lost control plane takes the API away for more than a minute (kubelets and
+                // controllers start failing long before); the other bounds are checked in checkLease.
+                leaseDuration: seconds.max(60, "at most 60 s: it is how long the VIP can stay down after its holder dies").default(5),
                 renewDeadline: seconds.default(3),
                 retryPeriod: seconds.default(1),
                 image: z
@@ -207,7 +226,14 @@ const clusterSchema = z
         groupVars: z.record(z.unknown()).default({}),
         hcloud: hcloudSchema.default({}),
         libvirt: libvirtSchema.default({}),
+        /**
+         * `protect` on the machines of etcd members (hcloud servers, libvirt disks and domains): Pulumi then
+         * refuses to replace or delete them (`pulumi destroy` too) until this is false and an `up` ran.
+         */
+        protectEtcdMembers: z.boolean().default(true),
         kubespray: kubesprayRunSchema.default({}),
+        /** Air-gapped installs: the files repo, the registry and checksum overrides (config/offline.ts). */
+        offline: offlineSchema.optional(),
     })
     .strict();
 
@@ -217,14 +243,10 @@ export type HcloudConfig = z.infer<typeof hcloudSchema>;
 export type LibvirtConfig = z.infer<typeof libvirtSchema>;
 export type KubesprayRunConfig = z.infer<typeof kubesprayRunSchema>;
 
-export interface BgpConfig {
-    routerId: string;
-    localAs: number;
-    peers: { address: string; as: number }[];
-}
+export type { BgpConfig } from "./bgp";
 
 /** The validated config, with every default filled in and the VIP resolved. */
-export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp"> {
+export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud"> {
     name: string;
     subnet: Subnet;
     vip: Omit<Parsed["vip"], "address" | "mode" | "bgp"> & {
@@ -236,8 +258,27 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
     };
     kubeProxyStrictArp: boolean;
     ssh: Omit<Parsed["ssh"], "user"> & { user: string };
-    /** https://VIP:6443 */
+    /** `apiEndpoint` resolved: always `private` on other backends. */
+    hcloud: Omit<HcloudConfig, "apiEndpoint"> & { apiEndpoint: ApiEndpoint };
+    /** https://VIP:6443, the cluster's internal endpoint (kubelets, kube-proxy). */
     apiServerUrl: string;
+    /**
+     * The API's public addresses once they exist (hcloud with enablePublicInterface: the Load Balancer's
+     * public IPv4, then IPv6), added to the certificate SANs. Never in the stack config: KubesprayRun sets
+     * them when the Load Balancer is created; before that `render` shows placeholders.
+     */
+    publicApiAddresses?: string[];
+    /**
+     * Keys that are valid but have no effect on this backend or mode (config/no-effect.ts); `render` prints
+     * them as `warning: <key>: <message>` and the program logs them with pulumi.log.warn.
+     */
+    warnings: RuleViolation[];
+    /**
+     * Secret config keys whose values are in the rendered inventory (e.g. `kubespray-ha:bgpPeerPasswords`).
+     * When not empty, everything rendered from this config (inventory files, command stdin, outputs) must
+     * be wrapped with pulumi.secret.
+     */
+    inventorySecrets: string[];
 }
 
 export { API_PORT };
@@ -331,31 +372,15 @@ function resolveVipMode(parsed: Parsed, problems: RuleViolation[]): VipMode {
     return mode;
 }
 
-function resolveBgp(parsed: Parsed, mode: VipMode, problems: RuleViolation[]): BgpConfig | undefined {
-    const bgp = parsed.vip.bgp;
-    if (mode !== "bgp") {
-        if (bgp) {
-            problems.push({ key: "vip.bgp", message: `set, but vip.mode is ${mode}; set vip.mode: bgp or remove vip.bgp` });
-        }
-        return undefined;
-    }
-    const missing: RuleViolation[] = [];
-    if (!bgp?.routerId) missing.push({ key: "vip.bgp.routerId", message: "required when vip.mode is bgp (kube_vip_bgp_routerid)" });
-    if (!bgp?.localAs) missing.push({ key: "vip.bgp.localAs", message: "required when vip.mode is bgp (kube_vip_local_as)" });
-    if (!bgp?.peers || bgp.peers.length === 0) {
-        missing.push({ key: "vip.bgp.peers", message: "at least one BGP peer {address, as} is required when vip.mode is bgp" });
-    }
-    problems.push(...missing);
-    return missing.length === 0 ? { routerId: bgp!.routerId!, localAs: bgp!.localAs!, peers: bgp!.peers! } : undefined;
-}
-
 function checkLease(vip: Parsed["vip"]): RuleViolation[] {
     const problems: RuleViolation[] = [];
     if (vip.renewDeadline >= vip.leaseDuration) {
         problems.push({ key: "vip.renewDeadline", message: `${vip.renewDeadline}s must be shorter than vip.leaseDuration (${vip.leaseDuration}s)` });
     }
-    if (vip.retryPeriod >= vip.renewDeadline) {
-        problems.push({ key: "vip.retryPeriod", message: `${vip.retryPeriod}s must be shorter than vip.renewDeadline (${vip.renewDeadline}s)` });
+    // client-go's NewLeaderElector (kube-vip v0.8/v1.0 use it) refuses renewDeadline <= JitterFactor (1.2) x
+    // retryPeriod, and kube-vip's RunOrDie then panics: the static pod would crash-loop on every control plane.
+    if (vip.renewDeadline <= 1.2 * vip.retryPeriod) {
+        problems.push({ key: "vip.retryPeriod", message: `${vip.retryPeriod}s: vip.renewDeadline (${vip.renewDeadline}s) must be more than 1.2 x vip.retryPeriod (client-go's leader election refuses it and kube-vip crashes)` });
     }
     return problems;
 }
@@ -427,25 +452,16 @@ function checkSsh(parsed: Parsed): RuleViolation[] {
     return problems;
 }
 
-function reservedGroupVar(key: string): string | undefined {
-    if (key.startsWith("kube_vip_")) return "vip.*";
-    const owned: Record<string, string> = {
-        kube_proxy_strict_arp: "kubeProxyStrictArp",
-        kube_proxy_mode: "kubeProxyMode",
-        loadbalancer_apiserver: "vip.address",
-        loadbalancer_apiserver_localhost: "vip.mode",
-        apiserver_loadbalancer_domain_name: "vip.domainName",
-        supplementary_addresses_in_ssl_keys: "vip.domainName",
-        kubeconfig_localhost: "(always true: the program reads artifacts/admin.conf)",
-        cluster_name: "clusterName",
-        kube_version: "kubeVersion",
-    };
-    return owned[key];
-}
-
 export interface ParseOptions {
     /** The Pulumi stack name, the default for `name`. */
     stack: string;
+    /** The secret `kubespray-ha:bgpPeerPasswords` as read (config/bgp.ts); absent when not set. */
+    bgpPeerPasswords?: BgpPeerPasswordsInput;
+    /**
+     * Paths inside `kubespray-ha:cluster` whose values are secrets (config/secrets.ts): allowed below
+     * groupVars (the inventory then stays secret), refused anywhere else.
+     */
+    securePaths?: readonly string[];
 }
 
 /**
@@ -455,6 +471,10 @@ export interface ParseOptions {
 export function parseClusterConfig(raw: unknown, options: ParseOptions): ClusterConfig {
     if (raw === undefined || raw === null) {
         throw new ConfigError([{ key: "(root)", message: `missing: set ${CONFIG_NAMESPACE}:${CONFIG_KEY} in Pulumi.${options.stack}.yaml` }]);
+    }
+    const secretProblems = secretPathProblems(options.securePaths ?? []);
+    if (secretProblems.length > 0) {
+        throw new ConfigError(secretProblems);
     }
     const result = clusterSchema.safeParse(raw);
     if (!result.success) {
@@ -481,8 +501,21 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     problems.push(...checkNodes(parsed, subnet, dhcpOk ? dhcp : undefined));
 
     const mode = resolveVipMode(parsed, problems);
-    const bgp = resolveBgp(parsed, mode, problems);
+    const warnings = noEffectWarnings(raw as Record<string, unknown>, parsed.backend, mode);
+    const bgp = resolveBgp({ mode, bgp: parsed.vip.bgp, nodes: parsed.nodes, passwords: options.bgpPeerPasswords }, problems, warnings);
     problems.push(...checkLease(parsed.vip));
+    for (const p of [kubeVersionProblem(parsed.kubesprayVersion, parsed.kubeVersion), kubeProxyModeProblem(parsed.kubesprayVersion, parsed.kubeProxyMode)]) {
+        if (p) problems.push(p);
+    }
+    const clusterNameProblem = dnsNameProblem(parsed.clusterName);
+    if (clusterNameProblem) problems.push({ key: "clusterName", message: `${clusterNameProblem}; it is also the cluster's DNS domain` });
+    if (parsed.name === undefined && !isDnsLabel(options.stack)) {
+        problems.push({
+            key: "name",
+            message: `not set, so it defaults to the stack name "${options.stack}", which is not a lowercase DNS label (a-z, 0-9, '-', at most 63) ` +
+                `and cannot prefix resource names; set name, e.g. "${suggestDnsLabel(options.stack)}"`,
+        });
+    }
 
     const strictArp = parsed.kubeProxyStrictArp ?? mode === "arp";
     if (mode === "arp" && parsed.kubeProxyMode === "ipvs" && !strictArp) {
@@ -496,12 +529,9 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     if (parsed.backend === "libvirt" && (parsed.libvirt.initrd || parsed.libvirt.cmdline) && !parsed.libvirt.kernel) {
         problems.push({ key: "libvirt.kernel", message: "required when libvirt.initrd or libvirt.cmdline is set (direct kernel boot)" });
     }
-    for (const key of Object.keys(parsed.groupVars)) {
-        const owner = reservedGroupVar(key);
-        if (owner) {
-            problems.push({ key: `groupVars.${key}`, message: `is managed by this program; set ${owner} instead` });
-        }
-    }
+    problems.push(...offlineProblems(parsed.offline, parsed.kubesprayVersion, Object.keys(parsed.groupVars)));
+    problems.push(...groupVarsProblems(parsed.groupVars));
+    problems.push(...extraArgsProblems(parsed.kubespray.extraArgs));
 
     let vipAddress = parsed.vip.address;
     const nodeIps = parsed.nodes.map((n) => n.ip);
@@ -517,6 +547,10 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
             }
         }
     }
+    if (parsed.vip.domainName !== undefined) {
+        const why = domainNameProblem(parsed.vip.domainName, vipAddress);
+        if (why) problems.push({ key: "vip.domainName", message: why });
+    }
     if (problems.length > 0 || !subnet || !vipAddress) {
         throw new ConfigError(problems);
     }
@@ -527,7 +561,16 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         vip: { ...parsed.vip, address: vipAddress, picked: parsed.vip.address === undefined, mode, bgp },
         kubeProxyStrictArp: strictArp,
         ssh: { ...parsed.ssh, user: parsed.ssh.user ?? (parsed.backend === "libvirt" ? "kube" : "root") },
+        hcloud: {
+            ...parsed.hcloud,
+            apiEndpoint: parsed.backend !== "hcloud" ? "private" : parsed.hcloud.apiEndpoint ?? (parsed.hcloud.enablePublicInterface ? "public" : "private"),
+        },
         apiServerUrl: `https://${vipAddress}:${API_PORT}`,
+        warnings,
+        inventorySecrets: [
+            ...(bgp?.peers.some((p) => p.password !== undefined) ? [`${CONFIG_NAMESPACE}:${BGP_PEER_PASSWORDS_SECRET}`] : []),
+            ...(options.securePaths ?? []).map((p) => `${CONFIG_NAMESPACE}:${CONFIG_KEY} ${p}`),
+        ],
     };
     // Hetzner's own limits (labels, zones, name lengths, placement groups) need the normalised config.
     const backendProblems = config.backend === "hcloud" ? hcloudProblems(config) : [];

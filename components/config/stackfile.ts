@@ -2,15 +2,24 @@
 // text of Pulumi.yaml and Pulumi.<stack>.yaml. Used by `render` and `plan`, which
 // must work offline. Secret (`secure:`) values are never decrypted here.
 import { parse } from "yaml";
+import { BGP_PEER_PASSWORDS_SECRET, BgpPeerPasswordsInput, stackFilePeerPasswords } from "./bgp";
 import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config";
+import { redactSecureLeaves, secureLeaves } from "./secrets";
 
 export const PROJECT_NAME = "kubespray-ha";
 
 export interface StackFileConfig {
-    /** The raw `kubespray-ha:cluster` object (undefined when absent). */
+    /**
+     * The raw `kubespray-ha:cluster` object (undefined when absent), each `secure:` leaf inside replaced by
+     * a placeholder naming its path (config/secrets.ts): no ciphertext reaches a rendered file.
+     */
     cluster: unknown;
+    /** Paths inside `kubespray-ha:cluster` whose values are `secure:` (pass as ParseOptions.securePaths). */
+    securePaths: string[];
     /** Config keys set in the stack file whose value is encrypted (`secure:`). */
     secretKeys: string[];
+    /** `kubespray-ha:bgpPeerPasswords` with placeholders for its `secure:` values (pass as ParseOptions.bgpPeerPasswords). */
+    bgpPeerPasswords?: BgpPeerPasswordsInput;
 }
 
 export function readStackConfig(projectYaml: string, stackYaml: string, stack: string): StackFileConfig {
@@ -33,5 +42,7 @@ export function readStackConfig(projectYaml: string, stackYaml: string, stack: s
     if (secretKeys.includes(key)) {
         throw new Error(`Pulumi.${stack}.yaml: ${key} must not be a secret; keep secrets in their own keys`);
     }
-    return { cluster: config[key] ?? defaultValue, secretKeys };
+    const cluster = config[key] ?? defaultValue;
+    const bgpPeerPasswords = stackFilePeerPasswords(config[`${CONFIG_NAMESPACE}:${BGP_PEER_PASSWORDS_SECRET}`]);
+    return { cluster: redactSecureLeaves(cluster), securePaths: secureLeaves(cluster).map((l) => l.path), secretKeys, bgpPeerPasswords };
 }

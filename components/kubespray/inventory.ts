@@ -3,6 +3,8 @@
 // config and machines always give the same files (stable order, no timestamps).
 import { stringify } from "yaml";
 import { API_PORT, ClusterConfig, KUBE_VIP_DEFAULT_TAG, nodesWithRole, Role } from "../config/config";
+import { kubesprayFacts, kubeVersionForKubespray } from "../config/kubespray-rules";
+import { OFFLINE_VARS_FILE, offlineVars } from "./offline";
 
 /** What the inventory needs of a machine, whichever backend made it. */
 export interface InventoryMachine {
@@ -33,13 +35,16 @@ export function renderHostsYaml(config: ClusterConfig, machines: readonly Invent
             ip: m.ip,
             access_ip: m.ip,
             ...(etcdNames.has(m.name) ? { etcd_member_name: etcdNames.get(m.name)! } : {}),
+            // BGP: every control plane is its own speaker with its own router id (config/bgp.ts).
+            ...(config.vip.bgp?.routerIds[m.name] ? { kube_vip_bgp_routerid: config.vip.bgp.routerIds[m.name] } : {}),
         };
     }
     const group = (role: Role) =>
         Object.fromEntries(nodesWithRole(machines, role).map((m) => [m.name, null]));
     const inventory = {
         all: {
-            vars: { ansible_user: config.ssh.user },
+            // ssh.user and ssh.port: the same login the readiness check (nodes/wait-ready.ts) used.
+            vars: { ansible_user: config.ssh.user, ansible_port: config.ssh.port },
             hosts,
             children: {
                 kube_control_plane: { hosts: group("control-plane") },
@@ -66,27 +71,44 @@ export function kubeVipVars(config: ClusterConfig): Record<string, unknown> {
         kube_vip_services_enabled: vip.servicesEnabled,
         kube_vip_arp_enabled: vip.mode === "arp",
         kube_vip_bgp_enabled: vip.mode === "bgp",
+        // Kubespray renders the lease timings only with leader election on, and defaults it to
+        // kube_vip_arp_enabled: explicit, so BGP mode gets them too (only the lease holder advertises the VIP).
+        kube_vip_leader_election_enabled: true,
         kube_vip_leaseduration: vip.leaseDuration,
         kube_vip_renewdeadline: vip.renewDeadline,
         kube_vip_retryperiod: vip.retryPeriod,
     };
     if (vip.bgp) {
-        vars.kube_vip_bgp_routerid = vip.bgp.routerId;
+        // kube_vip_bgp_routerid is a host var in hosts.yaml (one per control plane).
         vars.kube_vip_local_as = vip.bgp.localAs;
-        // kube-vip's bgp_peers format: address:AS:password:multihop
-        vars.kube_vip_bgppeers = vip.bgp.peers.map((p) => `${p.address}:${p.as}::false`);
+        // kube-vip's bgp_peers format: address:AS:password:multihop. A password makes this file secret
+        // (config.inventorySecrets).
+        vars.kube_vip_bgppeers = vip.bgp.peers.map((p) => `${p.address}:${p.as}:${p.password ?? ""}:false`);
     }
     if (vip.image.repo) {
         vars.kube_vip_image_repo = vip.image.repo;
     }
     const tag = vip.image.tag ?? KUBE_VIP_DEFAULT_TAG[config.kubesprayVersion];
-    if (config.kubesprayVersion === "v2.25.1") {
+    if (kubesprayFacts(config.kubesprayVersion).kubeVip.variable === "kube_vip_image_tag") {
         vars.kube_vip_image_tag = tag.startsWith("v") ? tag : `v${tag}`;
     } else {
         // v2.31.0 compares kube_vip_version as a version and adds the "v" itself.
         vars.kube_vip_version = tag.replace(/^v/, "");
     }
     return vars;
+}
+
+/**
+ * The API's public addresses for the certificate SANs: on hcloud with `hcloud.enablePublicInterface`, the Load
+ * Balancer's public IPv4 and IPv6 (`config.publicApiAddresses`, set once it exists; placeholders before that,
+ * as `render` shows them). Empty otherwise. The VIP stays the cluster's own endpoint; these are for clients.
+ */
+export function publicApiSans(config: ClusterConfig): string[] {
+    if (config.backend !== "hcloud" || !config.hcloud.enablePublicInterface) return [];
+    return config.publicApiAddresses ?? [
+        knownAfterCreate("public IPv4 of the API Load Balancer"),
+        knownAfterCreate("public IPv6 of the API Load Balancer"),
+    ];
 }
 
 /** The API endpoint, certificate and kube-proxy variables every mode needs. */
@@ -97,16 +119,14 @@ export function apiEndpointVars(config: ClusterConfig): Record<string, unknown> 
         apiserver_loadbalancer_domain_name: domain,
         loadbalancer_apiserver: { address: config.vip.address, port: API_PORT },
         loadbalancer_apiserver_localhost: false,
-        supplementary_addresses_in_ssl_keys: [...new Set([config.vip.address, domain])],
+        supplementary_addresses_in_ssl_keys: [...new Set([config.vip.address, domain, ...publicApiSans(config)])],
         kubeconfig_localhost: true,
         kube_proxy_mode: config.kubeProxyMode,
         kube_proxy_strict_arp: config.kubeProxyStrictArp,
     };
     if (config.kubeVersion) {
-        // Kubespray up to v2.27 writes kube_version with a leading v; newer ones without.
-        vars.kube_version = config.kubesprayVersion === "v2.25.1"
-            ? `v${config.kubeVersion.replace(/^v/, "")}`
-            : config.kubeVersion.replace(/^v/, "");
+        // Kubespray up to v2.27 writes kube_version with a leading v; newer ones without (kubespray-versions.ts).
+        vars.kube_version = kubeVersionForKubespray(config.kubesprayVersion, config.kubeVersion);
     }
     return vars;
 }
@@ -120,6 +140,10 @@ export function renderInventory(config: ClusterConfig, machines: readonly Invent
     };
     if (Object.keys(config.groupVars).length > 0) {
         files["group_vars/k8s_cluster/zz-extra.yml"] = toYaml(config.groupVars, true);
+    }
+    const offline = offlineVars(config);
+    if (offline) {
+        files[OFFLINE_VARS_FILE] = toYaml(offline, true);
     }
     return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));
 }

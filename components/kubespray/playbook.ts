@@ -107,7 +107,7 @@ export interface CommandSpec {
     /**
      * Pulumi `triggers`: a change replaces the command, so its create runs (after its delete if
      * deleteBeforeReplace). The component appends the id of each machine in `machines` (when it is a
-     * CustomResource), so a replaced server is set up again; predictRuns cannot see such replacements.
+     * CustomResource), so a replaced server is set up again; predictRuns learns of those from its replacedMachines option.
      */
     triggers: string[];
     /** Digests of other inputs whose change is an in-place update (runs `update`). Only the inventory content. */
@@ -304,6 +304,14 @@ export interface ResourceChange {
     op: ChangeOp;
     /** Why a create runs no playbook (covered by this deployment's cluster.yml). */
     skipped?: string;
+    /** Replaced because Pulumi replaces these machines' resources (predictRuns' replacedMachines). */
+    machinesReplaced?: string[];
+}
+
+/** Options of predictRuns. */
+export interface PredictOptions {
+    /** Nodes whose machine resource (`Machine.resource`, whose id the cluster/node triggers hold) is replaced. */
+    replacedMachines?: readonly string[];
 }
 
 /** The prediction: runs in the order Pulumi performs them, per-resource operations, warnings and refusals. */
@@ -376,8 +384,16 @@ function quorumWarnings(before: ClusterMembers, after: ClusterMembers): string[]
  * else create now and delete the old one at the end); other changed inputs update it in place; a spec
  * that is gone runs its delete at the end, dependents first. A create whose node (or kube_version) the
  * cluster.yml run of the same deployment covered runs nothing.
+ *
+ * `options.replacedMachines`: nodes whose machine resource Pulumi replaces in this `up` (components/nodes/
+ * identity.ts diffIdentities). The component keys the cluster and node commands on those resources' ids, so
+ * each command with such a machine is replaced too; Pulumi deletes those commands when it replaces the
+ * machine, before any Kubespray command is created, so their deletes (remove-node.yml of a rebuilt worker,
+ * on the old machine) come first.
  */
-export function predictRuns(before: readonly CommandSpec[] | undefined, after: readonly CommandSpec[]): RunPlan {
+export function predictRuns(before: readonly CommandSpec[] | undefined, after: readonly CommandSpec[], options: PredictOptions = {}): RunPlan {
+    const replacedMachines = new Set(options.replacedMachines ?? []);
+    const earlyDeletes: PlaybookRun[] = [];
     const old = new Map((before ?? []).map((s) => [s.id, s]));
     const now = new Set(after.map((s) => s.id));
     const changes: ResourceChange[] = [];
@@ -390,21 +406,24 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
 
     for (const spec of after) {
         const prev = old.get(spec.id);
+        const machinesReplaced = prev && (spec.kind === "cluster" || spec.kind === "node") ? spec.machines.filter((m) => replacedMachines.has(m)) : [];
         let op: ChangeOp;
         if (!prev) {
             op = "create";
-        } else if (!sameList(prev.triggers, spec.triggers) || (spec.recreateAfter ?? []).some((id) => recreated.has(id))) {
+        } else if (!sameList(prev.triggers, spec.triggers) || (spec.recreateAfter ?? []).some((id) => recreated.has(id)) || machinesReplaced.length > 0) {
             op = "replace";
         } else if (!sameList(prev.inputs, spec.inputs)) {
             op = "update";
         } else {
             op = "same";
         }
-        const change: ResourceChange = { id: spec.id, kind: spec.kind, op };
+        const change: ResourceChange = { id: spec.id, kind: spec.kind, op, ...(machinesReplaced.length > 0 ? { machinesReplaced } : {}) };
         if (op === "create" || op === "replace") {
             recreated.add(spec.id);
             if (op === "replace" && prev) {
-                if (spec.deleteBeforeReplace) {
+                if (machinesReplaced.length > 0) {
+                    earlyDeletes.push(...runsOf(prev, "delete", prev.delete));
+                } else if (spec.deleteBeforeReplace) {
                     runs.push(...runsOf(prev, "delete", prev.delete));
                 } else {
                     lateDeletes.push(...runsOf(prev, "delete", prev.delete));
@@ -436,6 +455,7 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
         lateDeletes.push(...runsOf(spec, "delete", spec.delete));
     }
     runs.push(...lateDeletes);
+    runs.unshift(...earlyDeletes);
 
     const prevCluster = old.get("cluster");
     const cluster = after.find((s) => s.id === "cluster");
@@ -652,24 +672,24 @@ kha_playbook() {
 `;
 }
 
-function extraHostInventory(host: HostEntry): string {
+function extraHostInventory(host: HostEntry, config: ClusterConfig): string {
     return stringify({
         all: {
-            hosts: { [host.name]: { ansible_host: host.sshAddress, ip: host.ip, access_ip: host.ip } },
+            hosts: { [host.name]: { ansible_host: host.sshAddress, ansible_port: config.ssh.port, ip: host.ip, access_ip: host.ip } },
             children: { kube_node: { hosts: { [host.name]: null } } },
         },
     });
 }
 
-function renderInvocation(inv: PlaybookInvocation, extraArgs: readonly string[], n: number): string {
+function renderInvocation(inv: PlaybookInvocation, config: ClusterConfig, n: number): string {
     let out = "";
     const words: string[] = [];
     if (inv.extraHost) {
         const file = `"$kha_tmp/extra-host-${n}.yaml"`;
-        out += heredoc(file, extraHostInventory(inv.extraHost));
+        out += heredoc(file, extraHostInventory(inv.extraHost, config));
         words.push("-i", file);
     }
-    words.push(...invocationArgs(inv).map(shellQuote), ...extraArgs.map(shellQuote));
+    words.push(...invocationArgs(inv).map(shellQuote), ...config.kubespray.extraArgs.map(shellQuote));
     if (inv.playbook === "remove-node.yml") {
         // Word-split on purpose: operator escape hatch, e.g. "-e reset_nodes=false -e allow_ungraceful_removal=true".
         words.push(`\${${REMOVE_NODE_ARGS_ENV}:-}`);
@@ -714,7 +734,7 @@ cat > /dev/null
         body += `if kha_covered ${shellQuote(`kube_version=${skip.kubeVersion}`)}; then echo "kubespray-ha: cluster.yml deployed kube_version ${skip.kubeVersion} in this deployment: no upgrade-cluster.yml needed" >&2; exit 0; fi\n`;
     }
     action.playbooks.forEach((inv, i) => {
-        body += renderInvocation(inv, config.kubespray.extraArgs, i);
+        body += renderInvocation(inv, config, i);
     });
     if (action.recordsClusterRun) {
         body += `{ echo "stamp=$(kha_stamp)"; cat "$KHA_RUN_DIR/inventory.meta"; } > "$KHA_RUN_DIR/cluster-run.new"

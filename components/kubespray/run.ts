@@ -97,8 +97,11 @@ export class KubesprayRun extends pulumi.ComponentResource {
         const allMachines = pulumi.all(args.machines.map((m) => m.sshAddress)).apply((addrs) =>
             pending.map((p, i) => ({ ...p, sshAddress: addrs[i] })),
         );
-        this.commandSpecs = pulumi.all([fed, allMachines]).apply(([c, ms]) => kubesprayCommandSpecs(c, ms));
-        this.inventory = pulumi.all([fed, allMachines]).apply(([c, ms]) => renderInventory(c, ms));
+        // Secret config values that reach the inventory (groupVars secrets, BGP peer passwords) keep it,
+        // and the content hashes made from it, secret.
+        const keepSecret = <T>(o: pulumi.Output<T>): pulumi.Output<T> => (config.inventorySecrets.length > 0 ? (pulumi.secret(o) as pulumi.Output<T>) : o);
+        this.commandSpecs = keepSecret(pulumi.all([fed, allMachines]).apply(([c, ms]) => kubesprayCommandSpecs(c, ms)));
+        this.inventory = keepSecret(pulumi.all([fed, allMachines]).apply(([c, ms]) => renderInventory(c, ms)));
         this.inventoryDir = runPaths(config, args.baseDir).inventoryDir;
 
         // Refuse transitions this program cannot do safely, before any command is registered. Computed
@@ -137,10 +140,10 @@ export class KubesprayRun extends pulumi.ComponentResource {
             } else if (s.kind === "cluster" || s.kind === "node") {
                 // A replaced server (new resource id) must be set up again even if its address is the same.
                 const ids = feeding.map((m) => (pulumi.CustomResource.isInstance(m.resource) ? m.resource.id : pulumi.output("")));
-                triggers = pulumi.all([spec, pulumi.all(ids)]).apply(([sp, resolved]) => [
+                triggers = keepSecret(pulumi.all([spec, pulumi.all(ids)]).apply(([sp, resolved]) => [
                     ...sp.triggers,
                     ...feeding.flatMap((m, i) => (resolved[i] ? [`machine ${m.name}: ${resolved[i]}`] : [])),
-                ]);
+                ]));
             } else if (s.triggers.length > 0) {
                 triggers = spec.apply((sp) => sp.triggers);
             }
@@ -155,7 +158,7 @@ export class KubesprayRun extends pulumi.ComponentResource {
                     environment: shell.apply((sh) => sh.environment),
                     stdin:
                         probe.stdin === "ssh-private-key" ? key
-                        : probe.stdin === "inventory-archive" ? pulumi.all([fed, allMachines]).apply(([c, ms]) => inventoryArchive(c, ms))
+                        : probe.stdin === "inventory-archive" ? keepSecret(pulumi.all([fed, allMachines]).apply(([c, ms]) => inventoryArchive(c, ms)))
                         : undefined,
                     ...(triggers ? { triggers } : {}),
                     logging: probe.logging,
@@ -196,6 +199,19 @@ export class KubesprayRun extends pulumi.ComponentResource {
             inventoryDir: this.inventoryDir,
         });
     }
+}
+
+/** The stack output holding KubesprayRun's commandSpecs (index.ts exports it under this name). */
+export const COMMAND_SPECS_OUTPUT = "kubesprayCommandSpecs";
+
+/**
+ * The commandSpecs this stack exported in its last deployment, read through a StackReference to the
+ * stack itself: undefined on the first `up` (no outputs yet), so the first `up` needs nothing special.
+ * Pass it as previousCommandSpecs.
+ */
+export function lastDeploymentSpecs(opts?: pulumi.CustomResourceOptions): pulumi.Output<CommandSpec[] | undefined> {
+    const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    return new pulumi.StackReference(`${pulumi.getStack()}-last-deployment`, { name: self }, opts).getOutput(COMMAND_SPECS_OUTPUT) as pulumi.Output<CommandSpec[] | undefined>;
 }
 
 /**

@@ -4,10 +4,12 @@
 // playbooks the Kubespray component would run, decided by ./playbook (the same code).
 // Pure: no Pulumi, no git, no files; scripts/plan.ts does the reading.
 import { parse } from "yaml";
-import { ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "../config/config";
-import { InventoryMachine, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
-import { ChangeOp, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
+import { ApiEndpoint, ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "../config/config";
+import { InventoryMachine, knownAfterCreate, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
+import { apiServerUrlFor } from "../kubespray/kubeconfig";
+import { ChangeOp, CommandSpec, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
 import { readStackConfig } from "../config/stackfile";
+import { componentNames, diffIdentities, MachineChange, NodeIdentity, nodeIdentities } from "../nodes/identity";
 
 /** One rendered stack: the config, the machines as known before creation, the inventory files. */
 export interface PlanSide {
@@ -20,6 +22,8 @@ export interface PlanSide {
     secrets: Record<string, string>;
     /** Stack config keys other than `kubespray-ha:cluster`, as written (secure values included as objects). */
     otherConfig: Record<string, unknown>;
+    /** Per node, its resources and what replaces them, as the node backend builds them (nodes/identity.ts). */
+    identities: NodeIdentity[];
 }
 
 /** Shown instead of any `secure:` value. Ciphertexts are compared, never shown. */
@@ -66,8 +70,8 @@ function stackConfigMap(stackYaml: string): Record<string, unknown> {
  * `render` and `pulumi preview` would.
  */
 export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string): PlanSide {
-    const { cluster } = readStackConfig(projectYaml, stackYaml, stack);
-    const config = parseClusterConfig(cluster, { stack });
+    const { cluster, securePaths } = readStackConfig(projectYaml, stackYaml, stack);
+    const config = parseClusterConfig(cluster, { stack, securePaths });
     const machines = renderTimeMachines(config);
     const files = renderInventory(config, machines);
     const secrets: Record<string, string> = {};
@@ -77,7 +81,7 @@ export function loadPlanSide(projectYaml: string, stackYaml: string, stack: stri
         collectSecure(value, key, secrets);
         otherConfig[key] = value;
     }
-    return { label, config, machines, files, secrets, otherConfig };
+    return { label, config, machines, files, secrets, otherConfig, identities: nodeIdentities(config) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,13 +243,19 @@ export interface EndpointView {
     mode: VipMode;
     domainName: string;
     apiServerUrl: string;
+    /** Where the `kubeconfig` output and the k8s provider point (`hcloud.apiEndpoint`): the VIP, or the Load Balancer's public IPv4. */
+    clientEndpoint: ApiEndpoint;
+    /** Their server: apiServerUrl, or the public URL (a placeholder: the public IP exists only after create). */
+    clientUrl: string;
 }
 
 export interface EndpointDiff {
     before?: EndpointView;
     after: EndpointView;
-    /** The VIP or the API URL moved: the kubeconfig's server changes. */
+    /** The VIP or the API URL moved: the cluster's endpoint changes (and the kubeconfig's, on the private endpoint). */
     moved: boolean;
+    /** `hcloud.apiEndpoint` switched: the kubeconfig's server changes between the VIP and the public IP. */
+    clientSwitched: boolean;
     changes: ValueChange[];
 }
 
@@ -256,16 +266,24 @@ function endpointView(config: ClusterConfig): EndpointView {
         mode: config.vip.mode,
         domainName: config.vip.domainName ?? config.vip.address,
         apiServerUrl: config.apiServerUrl,
+        clientEndpoint: config.hcloud.apiEndpoint,
+        clientUrl: config.hcloud.apiEndpoint === "public" ? apiServerUrlFor(knownAfterCreate("public IPv4 of the API Load Balancer")) : config.apiServerUrl,
     };
 }
 
 export function diffEndpoint(before: PlanSide | undefined, after: PlanSide): EndpointDiff {
     const now = endpointView(after.config);
-    if (!before) return { after: now, moved: false, changes: [] };
+    if (!before) return { after: now, moved: false, clientSwitched: false, changes: [] };
     const was = endpointView(before.config);
     const changes: ValueChange[] = [];
     diffTree("", { ...was, picked: undefined }, { ...now, picked: undefined }, changes);
-    return { before: was, after: now, moved: was.vip !== now.vip || was.apiServerUrl !== now.apiServerUrl, changes };
+    return {
+        before: was,
+        after: now,
+        moved: was.vip !== now.vip || was.apiServerUrl !== now.apiServerUrl,
+        clientSwitched: was.clientEndpoint !== now.clientEndpoint,
+        changes,
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +344,7 @@ export function diffVars(before: PlanSide | undefined, after: PlanSide): VarChan
  * derived (subnet, URL), and what is rendered into the inventory and so shows among the variables
  * (kubeVersion as kube_version, interface as kube_vip_interface, ssh.user as ansible_user...).
  */
-const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp"];
+const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp", "offline"];
 
 function omit(obj: object, keys: readonly string[]): Record<string, unknown> {
     return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
@@ -374,6 +392,8 @@ export function diffSecrets(before: PlanSide | undefined, after: PlanSide): Secr
 export interface PlannedRun extends PlaybookRun {
     command: string;
     op: ChangeOp;
+    /** The resource is replaced because these nodes' machines are (rebuilt, re-checked). */
+    machinesReplaced?: string[];
 }
 
 /** What the Kubespray component would run, as decided by ./playbook. */
@@ -385,6 +405,8 @@ export interface PlaybookPrediction {
     warnings: string[];
     /** Transitions the Kubespray component refuses: `pulumi up` would fail before running anything. */
     errors: string[];
+    /** Machines the `up` rebuilds (blank), re-checks or restarts, and why (nodes/identity.ts diffIdentities). */
+    machines: MachineChange[];
 }
 
 export interface StackPlan {
@@ -408,18 +430,38 @@ export interface StackPlan {
 /** Why a moved endpoint matters: the k8s.Provider's server is the API URL. */
 export function endpointMovedWarning(e: EndpointDiff): string {
     const picked = e.after.picked || e.before?.picked ? " The VIP is picked by the program (vip.address unset): set vip.address to pin it." : "";
+    const clientsStay = e.before?.clientEndpoint === "public" && e.after.clientEndpoint === "public";
     return (
         `API ENDPOINT MOVES: VIP ${e.before?.vip} -> ${e.after.vip}, API URL ${e.before?.apiServerUrl} -> ${e.after.apiServerUrl}. ` +
-        "The kubeconfig's server changes, so Pulumi REPLACES EVERY KUBERNETES RESOURCE built on the k8s provider, " +
+        (clientsStay
+            ? "The kubeconfig and the k8s provider stay on the Load Balancer's public IP, but every kubelet and kube-proxy follows the VIP, "
+            : "The kubeconfig's server changes, so Pulumi REPLACES EVERY KUBERNETES RESOURCE built on the k8s provider, ") +
         "and the API certificates must be re-issued." +
         picked
     );
 }
 
+/** Why a switched client endpoint matters: the k8s.Provider's server moves between the VIP and the public IP. */
+export function endpointSwitchedWarning(e: EndpointDiff): string {
+    return (
+        `API CLIENT ENDPOINT SWITCHES: hcloud.apiEndpoint ${e.before?.clientEndpoint} -> ${e.after.clientEndpoint}, ` +
+        `kubeconfig server ${e.before?.clientUrl} -> ${e.after.clientUrl}. ` +
+        "The kubeconfig output and the k8s provider's server change, so Pulumi REPLACES EVERY KUBERNETES RESOURCE built on the k8s provider. " +
+        `The cluster itself stays on the VIP ${e.after.vip}.` +
+        (e.after.clientEndpoint === "public"
+            ? " A public API is reachable by anyone (Hetzner Load Balancers take no firewall), protected only by Kubernetes authentication."
+            : "")
+    );
+}
+
+/** The loud endpoint warnings of a plan, first in its list (CAUTION blocks in Markdown). */
+export function endpointWarnings(e: EndpointDiff): string[] {
+    return [...(e.moved ? [endpointMovedWarning(e)] : []), ...(e.clientSwitched ? [endpointSwitchedWarning(e)] : [])];
+}
+
 export function planStack(stack: string, before: PlanSide | undefined, after: PlanSide, playbooks: PlaybookPrediction): StackPlan {
     const endpoint = diffEndpoint(before, after);
-    const warnings: string[] = [];
-    if (endpoint.moved) warnings.push(endpointMovedWarning(endpoint));
+    const warnings: string[] = endpointWarnings(endpoint);
     warnings.push(...playbooks.warnings);
     return {
         stack,
@@ -465,6 +507,11 @@ function varCounts(vars: ValueChange[]): string {
     return `${n("added")} added, ${n("removed")} removed, ${n("changed")} changed`;
 }
 
+/** `, clients on the public endpoint https://...` when the kubeconfig does not point at the VIP. */
+function clientText(v: EndpointView): string {
+    return v.clientEndpoint === "public" ? `, kubeconfig on the public endpoint ${v.clientUrl}` : "";
+}
+
 function modeText(mode: VipMode): string {
     return { arp: "kube-vip ARP", bgp: "kube-vip BGP", loadbalancer: "Hetzner Load Balancer" }[mode];
 }
@@ -472,7 +519,18 @@ function modeText(mode: VipMode): string {
 /** `cluster replaced`, `node-w4 created`, `node-w4 replaced (delete)`: which resource runs it, and why. */
 function runReason(r: PlannedRun): string {
     const done = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" }[r.op];
-    return `${r.specId} ${done}${r.op === "replace" && r.phase === "delete" ? ": delete of the old one" : ""}`;
+    const machines = r.machinesReplaced ? `, machine replaced: ${r.machinesReplaced.join(", ")}` : "";
+    return `${r.specId} ${done}${r.op === "replace" && r.phase === "delete" ? ": delete of the old one" : ""}${machines}`;
+}
+
+/** `rebuilt: kubenode1 (libvirt.baseImage: /a -> /b)`, with `REFUSED` when Pulumi would not do it. */
+function machineText(m: MachineChange): string {
+    return `${m.kind}: ${m.node} (${m.reasons.join("; ")})${m.refused ? " REFUSED: protected" : ""}`;
+}
+
+function machineCounts(ms: MachineChange[]): string {
+    const kinds = ["rebuilt", "rechecked", "restarted"] as const;
+    return kinds.map((k) => [k, ms.filter((m) => m.kind === k).length] as const).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(", ");
 }
 
 function varName(v: VarChange): string {
@@ -499,6 +557,11 @@ export function formatText(plan: StackPlan): string {
     }
     for (const s of plan.playbooks.skipped) lines.push(`  not run: ${s}`);
     lines.push("");
+    if (plan.playbooks.machines.length > 0) {
+        lines.push(`Machines replaced: ${machineCounts(plan.playbooks.machines)}`);
+        for (const m of plan.playbooks.machines) lines.push(`  ${machineText(m)}`);
+        lines.push("");
+    }
 
     const n = plan.nodes;
     lines.push(`Nodes: ${nodeCounts(n)}`);
@@ -509,11 +572,12 @@ export function formatText(plan: StackPlan): string {
 
     const e = plan.endpoint;
     if (!e.before || e.changes.length === 0) {
-        lines.push(`API endpoint: ${e.after.apiServerUrl} (VIP ${e.after.vip} via ${modeText(e.after.mode)})${e.before ? ", unchanged" : ""}`);
+        lines.push(`API endpoint: ${e.after.apiServerUrl} (VIP ${e.after.vip} via ${modeText(e.after.mode)})${clientText(e.after)}${e.before ? ", unchanged" : ""}`);
     } else {
-        lines.push(`API endpoint: CHANGED${e.moved ? " (MOVED)" : ""}`);
+        lines.push(`API endpoint: CHANGED${e.moved ? " (MOVED)" : ""}${e.clientSwitched ? " (CLIENT ENDPOINT SWITCHES)" : ""}`);
         lines.push(`  VIP:      ${e.before.vip} -> ${e.after.vip}`);
         lines.push(`  API URL:  ${e.before.apiServerUrl} -> ${e.after.apiServerUrl}`);
+        if (e.clientSwitched) lines.push(`  clients:  ${e.before.clientEndpoint} ${e.before.clientUrl} -> ${e.after.clientEndpoint} ${e.after.clientUrl}`);
         if (e.before.mode !== e.after.mode) lines.push(`  mode:     ${modeText(e.before.mode)} -> ${modeText(e.after.mode)}`);
         if (e.before.domainName !== e.after.domainName) lines.push(`  domain:   ${e.before.domainName} -> ${e.after.domainName}`);
     }
@@ -556,8 +620,9 @@ export function formatMarkdown(plan: StackPlan): string {
     out.push("");
     out.push(plan.before ? `Base: ${code(plan.before)} → ${plan.after}` : `**New cluster**: the stack does not exist at the base ref.`);
     out.push("");
+    const cautions = endpointWarnings(plan.endpoint);
     for (const w of plan.warnings) {
-        out.push(w === plan.warnings[0] && plan.endpoint.moved ? "> [!CAUTION]" : "> [!WARNING]", `> ${w.replace(/\n/g, "\n> ")}`, "");
+        out.push(cautions.includes(w) ? "> [!CAUTION]" : "> [!WARNING]", `> ${w.replace(/\n/g, "\n> ")}`, "");
     }
 
     for (const e of plan.playbooks.errors) {
@@ -573,6 +638,11 @@ export function formatMarkdown(plan: StackPlan): string {
         out.push("", ...plan.playbooks.skipped.map((s) => `- not run: ${s}`));
     }
     out.push("");
+    if (plan.playbooks.machines.length > 0) {
+        out.push(`**Machines replaced: ${machineCounts(plan.playbooks.machines)}**`, "");
+        for (const m of plan.playbooks.machines) out.push(`- ${machineText(m).replace(/^(\w+): (\S+)/, (_all, kind: string, node: string) => `${kind}: ${code(node)}`)}`);
+        out.push("");
+    }
 
     const n = plan.nodes;
     out.push(`#### Nodes: ${nodeCounts(n)}`, "");
@@ -586,7 +656,7 @@ export function formatMarkdown(plan: StackPlan): string {
     const e = plan.endpoint;
     out.push("#### API endpoint", "");
     if (!e.before || e.changes.length === 0) {
-        out.push(`${code(e.after.apiServerUrl)} (VIP ${code(e.after.vip)} via ${modeText(e.after.mode)})${e.before ? ", unchanged" : ""}`, "");
+        out.push(`${code(e.after.apiServerUrl)} (VIP ${code(e.after.vip)} via ${modeText(e.after.mode)})${clientText(e.after)}${e.before ? ", unchanged" : ""}`, "");
     } else {
         out.push(
             ...mdTable(
@@ -596,6 +666,7 @@ export function formatMarkdown(plan: StackPlan): string {
                     ["API URL", code(e.before.apiServerUrl), `${code(e.after.apiServerUrl)}${e.before.apiServerUrl !== e.after.apiServerUrl ? " **MOVED**" : ""}`],
                     ["mode", modeText(e.before.mode), modeText(e.after.mode)],
                     ["domain name", code(e.before.domainName), code(e.after.domainName)],
+                    ["kubeconfig server", `${e.before.clientEndpoint} ${code(e.before.clientUrl)}`, `${e.after.clientEndpoint} ${code(e.after.clientUrl)}${e.clientSwitched ? " **SWITCHED**" : ""}`],
                 ],
             ),
             "",
@@ -640,21 +711,78 @@ export function runCommand(run: PlaybookRun): string {
     return run.args.map(shellQuote).join(" ");
 }
 
+/** The specs under the resource names the component gives them (`<name>-kubespray-<id>`): for a renamed cluster. */
+function underResourceNames(specs: readonly CommandSpec[], config: ClusterConfig): CommandSpec[] {
+    const at = (id: string) => `${componentNames(config).kubespray}-${id}`;
+    return specs.map((s) => ({
+        ...s,
+        id: at(s.id),
+        dependsOn: s.dependsOn.map(at),
+        ...(s.recreateAfter ? { recreateAfter: s.recreateAfter.map(at) } : {}),
+    }));
+}
+
+/** Why a rename is loud: Pulumi builds a second cluster, then deletes the first. */
+function renameWarning(before: ClusterConfig, after: ClusterConfig): string {
+    const side =
+        after.backend === "baremetal"
+            ? "The machines stay, but the old node commands' deletes run remove-node.yml on every worker after the new cluster.yml: the workers leave the cluster."
+            : after.backend === "libvirt"
+              ? "Both clusters exist during the `up`: the new network cannot start while the old one holds the same subnet."
+              : "Both clusters exist during the `up`: Hetzner refuses a second upload of the same SSH key (unless hcloud.sshKeyName).";
+    return (
+        `CLUSTER RENAMED: name ${before.name} -> ${after.name}. Every resource name changes, so Pulumi creates every node and ` +
+        `Kubespray command anew under the new name and deletes the old ones at the end. ${side}`
+    );
+}
+
+/** A blank etcd member is not what Kubespray replaces in place. */
+function rebuiltEtcdWarning(rebuilt: string[], etcd: string[]): string {
+    const all = etcd.every((n) => rebuilt.includes(n));
+    return (
+        `ETCD MEMBERS REBUILT BLANK: ${rebuilt.join(", ")}. cluster.yml installs etcd on ${rebuilt.length === 1 ? "it" : "them"} again while ` +
+        "etcd still lists the old members; Kubespray replaces an etcd member by removing it (remove-node.yml) and adding it back " +
+        "(docs/operations/nodes.md). " +
+        (all
+            ? "Every etcd member is rebuilt: the cluster's state is gone, cluster.yml makes a new, empty cluster."
+            : rebuilt.length > 1
+              ? "More than one at once: etcd loses its quorum."
+              : "Rebuild one etcd member per `up` at most.")
+    );
+}
+
 /**
  * What `pulumi up` would run going from `before` (the last deployment, here: the base ref) to `after`.
  * Both sides use the machines as known before creation, so hcloud public IPs are equal placeholders:
  * a server replaced by Pulumi (new public IP) re-runs its node's playbooks, which only `pulumi preview` shows.
  */
 export function predictPlaybooks(before: PlanSide | undefined, after: PlanSide): PlaybookPrediction {
-    const plan = predictRuns(
-        before ? kubesprayCommandSpecs(before.config, before.machines) : undefined,
-        kubesprayCommandSpecs(after.config, after.machines),
-    );
-    const ops = new Map(plan.changes.map((c) => [c.id, c.op]));
+    // Machines Pulumi replaces (their Kubespray commands are replaced with them), from the node identities.
+    const identity = before ? diffIdentities(before.identities, after.identities) : { changes: [], replacedMachines: [], refusals: [] };
+    const renamed = before !== undefined && componentNames(before.config).kubespray !== componentNames(after.config).kubespray;
+    let beforeSpecs = before ? kubesprayCommandSpecs(before.config, before.machines) : undefined;
+    let afterSpecs = kubesprayCommandSpecs(after.config, after.machines);
+    if (renamed) {
+        beforeSpecs = underResourceNames(beforeSpecs!, before!.config);
+        afterSpecs = underResourceNames(afterSpecs, after.config);
+    }
+    const plan = predictRuns(beforeSpecs, afterSpecs, { replacedMachines: identity.replacedMachines });
+    const ops = new Map(plan.changes.map((c) => [c.id, c]));
+    const etcdRebuilt = identity.changes.filter((c) => c.kind === "rebuilt" && !c.refused && c.roles.includes("etcd"));
     return {
-        runs: plan.runs.map((r) => ({ ...r, command: runCommand(r), op: ops.get(r.specId) ?? "same" })),
+        runs: plan.runs.map((r) => {
+            const change = ops.get(r.specId);
+            return { ...r, command: runCommand(r), op: change?.op ?? "same", ...(change?.machinesReplaced ? { machinesReplaced: change.machinesReplaced } : {}) };
+        }),
         skipped: plan.changes.filter((c) => c.skipped).map((c) => `${c.id}: ${c.skipped}`),
-        warnings: plan.warnings,
-        errors: plan.errors,
+        warnings: [
+            ...(renamed ? [renameWarning(before!.config, after.config)] : []),
+            ...(renamed || etcdRebuilt.length === 0
+                ? []
+                : [rebuiltEtcdWarning(etcdRebuilt.map((c) => c.node), after.config.nodes.filter((n) => n.roles.includes("etcd")).map((n) => n.name))]),
+            ...plan.warnings,
+        ],
+        errors: [...identity.refusals, ...plan.errors],
+        machines: identity.changes,
     };
 }
