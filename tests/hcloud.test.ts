@@ -1,12 +1,16 @@
 // HcloudCluster under Pulumi's mock runtime: what it registers, with which inputs and
 // options, for 3 and 5 control planes. The mock records every resource and throws on any
 // invoke it does not know; a transformation on the component records each child's options.
+// The Load Balancer gets public IPs from the mock and Kubespray's kubeconfig command prints an
+// admin.conf at the VIP, so the public endpoint (SANs, kubeconfigs, provider) is checked end to end.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { HcloudCluster } from "../components/nodes/hcloud/hcloud";
+import { KubesprayRun } from "../components/kubespray/run";
+import { adminConf } from "./helpers/admin-conf";
 import { firewallRules } from "../components/nodes/hcloud/hcloud-spec";
 import { renderInventory } from "../components/kubespray/inventory";
 import { readStackConfig } from "../components/config/stackfile";
@@ -29,6 +33,8 @@ interface Child {
 
 const TOKEN = "hcloud-test-token-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
 const EXISTING_KEY_ID = 4711;
+/** The API VIP of hcloudRaw(); Kubespray's admin.conf points there. */
+const VIP_URL = "https://10.0.1.5:6443";
 const registered: Registered[] = [];
 const invokes: { token: string; inputs: any }[] = [];
 let nextId = 1000;
@@ -43,6 +49,15 @@ beforeAll(async () => {
                 if (args.type === "hcloud:index/server:Server") {
                     // A public IPv4 derived from the private one, so tests can tell them apart.
                     state.ipv4Address = `198.51.100.${String(args.inputs.networks[0].ip).split(".")[3]}`;
+                }
+                if (args.type === "hcloud:index/loadBalancer:LoadBalancer") {
+                    // Hetzner gives every Load Balancer public addresses; one per Load Balancer here.
+                    state.ipv4 = `192.0.2.${Number(id) % 250}`;
+                    state.ipv6 = `2001:db8::${Number(id) % 250}`;
+                }
+                if (args.type === "command:local:Command" && args.name.endsWith("-kubeconfig")) {
+                    state.stdout = adminConf(VIP_URL);
+                    state.stderr = "";
                 }
                 return { id, state };
             },
@@ -374,5 +389,116 @@ describe("HcloudCluster config errors", () => {
         expect(attempt(labels, PUBLIC_KEY)).toThrow(/hcloud\.labels\.kubespray-ha\/cluster/);
         expect(attempt(hcloudRaw())).toThrow(/ssh\.publicKey: missing SSH public key/);
         expect(registered.length).toBe(before);
+    });
+});
+
+describe("hcloud.apiEndpoint (config)", () => {
+    const parsed = (change: (raw: any) => void) => {
+        const raw = hcloudRaw();
+        change(raw);
+        return parseClusterConfig(raw, { stack: "hetzner" });
+    };
+
+    it("defaults to public with the public interface, private without it", () => {
+        expect(parsed(() => undefined).hcloud.apiEndpoint).toBe("private");
+        expect(parsed((r) => (r.hcloud.enablePublicInterface = true)).hcloud.apiEndpoint).toBe("public");
+        expect(parsed((r) => Object.assign(r.hcloud, { enablePublicInterface: true, apiEndpoint: "private" })).hcloud.apiEndpoint).toBe("private");
+        expect(parseClusterConfig({ ...libvirtRaw(), hcloud: { enablePublicInterface: true } }, { stack: "dev" }).hcloud.apiEndpoint).toBe("private");
+    });
+
+    it("refuses public without the public interface, naming both keys", () => {
+        expect(() => parsed((r) => (r.hcloud.apiEndpoint = "public"))).toThrow(
+            /hcloud\.apiEndpoint: public needs hcloud\.enablePublicInterface: true/,
+        );
+        expect(() => parsed((r) => (r.hcloud.apiEndpoint = "internet"))).toThrow(/hcloud\.apiEndpoint: Invalid enum value/);
+    });
+});
+
+describe("HcloudCluster + KubesprayRun: the API endpoint for clients", () => {
+    const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey-material\n-----END OPENSSH PRIVATE KEY-----\n";
+
+    /** The cluster and Kubespray wired as index.ts wires them, under the mock. */
+    async function deploy(name: string, hcloudKeys: Record<string, unknown>) {
+        const raw = hcloudRaw();
+        Object.assign(raw.hcloud, hcloudKeys);
+        const b = await build(name, raw);
+        const run = new KubesprayRun(`${name}-kubespray`, {
+            config: b.config,
+            machines: b.cluster.machines,
+            sshPrivateKey: KEY,
+            publicApiAddresses: b.cluster.publicApiAddresses,
+        });
+        await Promise.all(Object.values(run.commands).map((c) => valueOf(c.urn)));
+        await valueOf(run.provider.urn);
+        const provider = registered.find((r) => r.name === `${name}-kubespray-k8s`)!;
+        return { ...b, run, provider };
+    }
+    /** The server of the kubeconfig the k8s provider was registered with (a secret envelope at the engine). */
+    const providerServer = (provider: Registered) => {
+        expect(provider.inputs.kubeconfig[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+        return parse(provider.inputs.kubeconfig.value).clusters[0].cluster.server;
+    };
+    const sans = async (run: KubesprayRun) =>
+        parse((await valueOf(run.inventory))["group_vars/k8s_cluster/k8s-cluster.yml"]).supplementary_addresses_in_ssl_keys;
+
+    it("public interface on: the Load Balancer's public IPv4 and IPv6 join the certificate SANs, the VIP stays the cluster endpoint", async () => {
+        const d = await deploy("pubsan", { enablePublicInterface: true });
+        const ipv4 = await valueOf(d.cluster.loadBalancer.ipv4);
+        const ipv6 = await valueOf(d.cluster.loadBalancer.ipv6);
+        expect(ipv4).toMatch(/^192\.0\.2\.\d+$/);
+        expect(await valueOf(d.cluster.publicApiAddresses!)).toEqual([ipv4, ipv6]);
+        expect(await sans(d.run)).toEqual(["10.0.1.5", ipv4, ipv6]);
+        const vars = parse((await valueOf(d.run.inventory))["group_vars/k8s_cluster/k8s-cluster.yml"]);
+        expect(vars.loadbalancer_apiserver).toEqual({ address: "10.0.1.5", port: 6443 });
+        expect(vars.apiserver_loadbalancer_domain_name).toBe("10.0.1.5");
+        // What Kubespray really gets: the inventory command writes it from stdin.
+        const inventoryCmd = registered.find((r) => r.name === "pubsan-kubespray-inventory")!;
+        expect(inventoryCmd.inputs.stdin).toContain(`- ${ipv4}\n`);
+        expect(inventoryCmd.inputs.stdin).not.toContain("known after create");
+    });
+
+    it("public interface off: no public address anywhere, the SANs are the VIP", async () => {
+        const d = await deploy("privsan", {});
+        expect(d.cluster.publicApiAddresses).toBeUndefined();
+        expect(d.run.publicKubeconfig).toBeUndefined();
+        expect(d.run.publicApiServerUrl).toBeUndefined();
+        expect(await sans(d.run)).toEqual(["10.0.1.5"]);
+        expect(providerServer(d.provider)).toBe(VIP_URL);
+        expect(await valueOf(d.run.kubeconfig)).toBe(adminConf(VIP_URL));
+    });
+
+    it("apiEndpoint public (the default with the interface): kubeconfig and provider on the public IPv4, both kubeconfigs secret", async () => {
+        const d = await deploy("pubep", { enablePublicInterface: true });
+        const ipv4 = await valueOf(d.cluster.loadBalancer.ipv4);
+        const url = `https://${ipv4}:6443`;
+        expect(await valueOf(d.run.publicApiServerUrl!)).toBe(url);
+        expect(await pulumi.isSecret(d.run.publicKubeconfig!)).toBe(true);
+        expect(await pulumi.isSecret(d.run.kubeconfig)).toBe(true);
+        const pub = parse(await valueOf(d.run.publicKubeconfig!));
+        expect(pub.clusters[0].cluster.server).toBe(url);
+        expect(pub.users).toEqual(parse(adminConf(VIP_URL)).users);
+        expect(await valueOf(d.run.kubeconfig)).toBe(await valueOf(d.run.publicKubeconfig!));
+        expect(providerServer(d.provider)).toBe(url);
+    });
+
+    it("apiEndpoint private with the interface on: kubeconfig and provider stay on the VIP, the public kubeconfig is still there", async () => {
+        const d = await deploy("privep", { enablePublicInterface: true, apiEndpoint: "private" });
+        const ipv4 = await valueOf(d.cluster.loadBalancer.ipv4);
+        expect(providerServer(d.provider)).toBe(VIP_URL);
+        expect(parse(await valueOf(d.run.kubeconfig)).clusters[0].cluster.server).toBe(VIP_URL);
+        expect(await pulumi.isSecret(d.run.kubeconfig)).toBe(true);
+        expect(parse(await valueOf(d.run.publicKubeconfig!)).clusters[0].cluster.server).toBe(`https://${ipv4}:6443`);
+        expect(await pulumi.isSecret(d.run.publicKubeconfig!)).toBe(true);
+        expect(await sans(d.run)).toContain(ipv4);
+    });
+
+    it("KubesprayRun refuses the public interface without the Load Balancer's addresses, and addresses without it", async () => {
+        const on = hcloudRaw();
+        on.hcloud.enablePublicInterface = true;
+        const b = await build("refuse", on);
+        const args = { config: b.config, machines: b.cluster.machines, sshPrivateKey: KEY };
+        expect(() => new KubesprayRun("refuse-a", args)).toThrow(/publicApiAddresses missing: hcloud\.enablePublicInterface is on/);
+        const off = parseClusterConfig(hcloudRaw(), { stack: "hetzner" });
+        expect(() => new KubesprayRun("refuse-b", { ...args, config: off, publicApiAddresses: ["192.0.2.1"] })).toThrow(/publicApiAddresses given/);
     });
 });

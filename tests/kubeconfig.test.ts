@@ -1,6 +1,6 @@
-// Pure tests of components/kubespray/kubeconfig.ts: the admin kubeconfig must point at the VIP.
+// Pure tests of components/kubespray/kubeconfig.ts: the admin kubeconfig must point at the VIP; the public one at the Load Balancer.
 import { parse } from "yaml";
-import { checkKubeconfig, KubeconfigError, setKubeconfigServer } from "../components/kubespray/kubeconfig";
+import { apiServerUrlFor, checkKubeconfig, KubeconfigError, publicKubeconfig, setKubeconfigServer } from "../components/kubespray/kubeconfig";
 import { adminConf, CA_DATA as CA } from "./helpers/admin-conf";
 
 describe("checkKubeconfig", () => {
@@ -53,5 +53,36 @@ describe("setKubeconfigServer", () => {
         expect(after.clusters[0].cluster).toEqual({ "certificate-authority-data": CA, server: "https://10.0.1.5:6443" });
         expect({ ...after, clusters: undefined }).toEqual({ ...before, clusters: undefined });
         expect(() => checkKubeconfig(setKubeconfigServer(adminConf("https://x:6443"), "https://10.0.1.5:6443"), "https://10.0.1.5:6443")).not.toThrow();
+    });
+});
+
+describe("apiServerUrlFor", () => {
+    it("builds https://<address>:6443, IPv6 in brackets", () => {
+        expect(apiServerUrlFor("192.0.2.80")).toBe("https://192.0.2.80:6443");
+        expect(apiServerUrlFor("2001:db8::80")).toBe("https://[2001:db8::80]:6443");
+        expect(apiServerUrlFor("api.example.org", 443)).toBe("https://api.example.org:443");
+    });
+});
+
+describe("publicKubeconfig", () => {
+    const vipConf = adminConf("https://10.0.1.5:6443");
+
+    it("points at the public address and keeps the CA, the credentials and the contexts", () => {
+        const text = publicKubeconfig(vipConf, "192.0.2.80");
+        const before = parse(vipConf);
+        const after = parse(text);
+        expect(checkKubeconfig(text, "https://192.0.2.80:6443").clusters).toEqual([{ name: "cluster.local", server: "https://192.0.2.80:6443" }]);
+        expect(after.clusters[0].cluster["certificate-authority-data"]).toBe(CA);
+        expect(after.users).toEqual(before.users);
+        expect({ ...after, clusters: undefined }).toEqual({ ...before, clusters: undefined });
+    });
+
+    it("leaves the admin kubeconfig it was given as it was (the VIP one stays valid)", () => {
+        publicKubeconfig(vipConf, "192.0.2.80");
+        expect(() => checkKubeconfig(vipConf, "https://10.0.1.5:6443")).not.toThrow();
+    });
+
+    it("fails like checkKubeconfig on a kubeconfig without a CA", () => {
+        expect(() => publicKubeconfig(adminConf("https://10.0.1.5:6443", null), "192.0.2.80")).toThrow(/the public kubeconfig: cluster "cluster\.local" has no certificate-authority-data/);
     });
 });

@@ -4,9 +4,9 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { diffVars, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/review/plan";
+import { diffVars, formatMarkdown, loadPlanSide, planStack, predictPlaybooks, SECRET_CHANGED } from "../components/review/plan";
 import { runPlan } from "../scripts/plan";
-import { libvirtRaw } from "./fixtures";
+import { hcloudRaw, libvirtRaw } from "./fixtures";
 import { tempDirs } from "./helpers/tmp";
 
 const root = path.join(__dirname, "..");
@@ -78,6 +78,14 @@ const withWorker = () => {
     return raw;
 };
 const baseCluster = () => ({ ...libvirtRaw(), kubeVersion: "1.31.4", groupVars: { ntp_enabled: false, dns_mode: "coredns" } });
+/** hcloudRaw() with the Load Balancer's public interface on; `apiEndpoint` unset means its default, public. */
+const hcloudPublic = (apiEndpoint?: "private" | "public") => {
+    const raw = hcloudRaw();
+    raw.hcloud.enablePublicInterface = true;
+    if (apiEndpoint) raw.hcloud.apiEndpoint = apiEndpoint;
+    return raw;
+};
+const PUBLIC_URL = "https://<known after create: public IPv4 of the API Load Balancer>:6443";
 
 interface Scenario {
     name: string;
@@ -151,6 +159,33 @@ const scenarios: Scenario[] = [
             /^ {2}~ kube_version: 1\.31\.4 -> 1\.32\.0$/m,
         ],
         absent: [/API ENDPOINT MOVES/, /^ {2}\d\. cluster\.yml/m, /!!!/],
+    },
+    {
+        name: "hcloud: the public interface on, the kubeconfig switches to it",
+        before: hcloudRaw(),
+        after: hcloudPublic(),
+        code: 2,
+        text: [
+            /^!!! API CLIENT ENDPOINT SWITCHES: hcloud\.apiEndpoint private -> public, kubeconfig server https:\/\/10\.0\.1\.5:6443 -> https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443\. .*REPLACES EVERY KUBERNETES RESOURCE.*The cluster itself stays on the VIP 10\.0\.1\.5\. A public API is reachable by anyone/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n\n/m,
+            /^API endpoint: CHANGED \(CLIENT ENDPOINT SWITCHES\)$/m,
+            /^ {2}clients: {2}private https:\/\/10\.0\.1\.5:6443 -> public https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443$/m,
+            /^ {2}~ supplementary_addresses_in_ssl_keys: \["10\.0\.1\.5"\] -> \["10\.0\.1\.5","<known after create: public IPv4 of the API Load Balancer>","<known after create: public IPv6 of the API Load Balancer>"\]$/m,
+            /^ {2}~ hcloud\.apiEndpoint: private -> public$/m,
+        ],
+        absent: [/API ENDPOINT MOVES/, /loadbalancer_apiserver/],
+    },
+    {
+        name: "hcloud: the kubeconfig back on the private VIP, the interface stays on",
+        before: hcloudPublic(),
+        after: hcloudPublic("private"),
+        code: 0,
+        text: [
+            /^!!! API CLIENT ENDPOINT SWITCHES: hcloud\.apiEndpoint public -> private, kubeconfig server https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443 -> https:\/\/10\.0\.1\.5:6443\. .*REPLACES EVERY KUBERNETES RESOURCE/m,
+            /^Playbooks: none would run\.$/m,
+            /^Variables \(group_vars, inventory vars\): unchanged$/m,
+        ],
+        absent: [/reachable by anyone/, /API ENDPOINT MOVES/],
     },
 ];
 
@@ -398,5 +433,27 @@ describe("plan logic (pure)", () => {
         const plan = planStack("dev", before, after, predictPlaybooks(before, after));
         expect(plan.endpoint.moved).toBe(true);
         expect(plan.warnings[0]).toMatch(/API ENDPOINT MOVES: VIP 192\.168\.122\.254 -> .*set vip\.address to pin it/);
+    });
+
+    it("Markdown: a caution block and a kubeconfig server row when the client endpoint switches", () => {
+        const before = side(hcloudRaw());
+        const after = side(hcloudPublic());
+        const plan = planStack("dev", before, after, predictPlaybooks(before, after));
+        expect(plan.endpoint).toMatchObject({ moved: false, clientSwitched: true, before: { clientEndpoint: "private" }, after: { clientEndpoint: "public", clientUrl: PUBLIC_URL } });
+        const md = formatMarkdown(plan);
+        expect(md).toMatch(/^> \[!CAUTION\]\n> API CLIENT ENDPOINT SWITCHES: hcloud\.apiEndpoint private -> public/m);
+        expect(md).toMatch(/^\| kubeconfig server \| private `https:\/\/10\.0\.1\.5:6443` \| public `https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443` \*\*SWITCHED\*\* \|$/m);
+    });
+
+    it("says which clients follow a moved VIP: on the public endpoint the kubeconfig stays", () => {
+        const moved = hcloudPublic();
+        moved.vip.address = "10.0.1.6";
+        const before = side(hcloudPublic());
+        const plan = planStack("dev", before, side(moved), predictPlaybooks(before, side(moved)));
+        expect(plan.endpoint).toMatchObject({ moved: true, clientSwitched: false });
+        expect(plan.warnings[0]).toMatch(/^API ENDPOINT MOVES: VIP 10\.0\.1\.5 -> 10\.0\.1\.6, .*The kubeconfig and the k8s provider stay on the Load Balancer's public IP, but every kubelet and kube-proxy follows the VIP/);
+        expect(plan.warnings.join("\n")).not.toMatch(/REPLACES EVERY/);
+        const text = planStack("dev", side(hcloudRaw()), side(hcloudRaw()), predictPlaybooks(side(hcloudRaw()), side(hcloudRaw())));
+        expect(text.warnings).toEqual([]);
     });
 });

@@ -81,6 +81,12 @@ export function hcloudProblems(config: ClusterConfig): RuleViolation[] {
     if (config.vip.mode !== "loadbalancer") {
         problems.push({ key: "vip.mode", message: `${config.vip.mode} cannot hold a VIP on Hetzner Cloud; use loadbalancer` });
     }
+    if (config.hcloud.apiEndpoint === "public" && !config.hcloud.enablePublicInterface) {
+        problems.push({
+            key: "hcloud.apiEndpoint",
+            message: "public needs hcloud.enablePublicInterface: true (without it the Load Balancer has no public IP); set hcloud.enablePublicInterface: true or hcloud.apiEndpoint: private",
+        });
+    }
     if (config.ssh.port !== 22) {
         problems.push({ key: "ssh.port", message: `${config.ssh.port}: Hetzner images run sshd on 22 and this program does not move it; use 22 on hcloud` });
     }

@@ -3,7 +3,9 @@
 // Pure (parses with `yaml`); the component throws what checkKubeconfig throws, so `pulumi up` stops
 // before a k8s.Provider is built on the wrong endpoint (changing a provider's server later would
 // replace every Kubernetes resource built on it).
+import { isIPv6 } from "net";
 import { parseDocument, YAMLMap, isMap, isSeq } from "yaml";
+import { API_PORT } from "../config/vip";
 
 /** The kubeconfig is not usable as the stack's kubeconfig; the message says why and what was found. */
 export class KubeconfigError extends Error {
@@ -100,4 +102,21 @@ export function setKubeconfigServer(text: string, server: string): string {
         }
     }
     return doc.toString({ lineWidth: 0 });
+}
+
+/** `https://<address>:6443`; an IPv6 address goes in brackets. */
+export function apiServerUrlFor(address: string, port: number = API_PORT): string {
+    return `https://${isIPv6(address) ? `[${address}]` : address}:${port}`;
+}
+
+/**
+ * The admin kubeconfig (already checked: server https://VIP:6443) for clients outside the private network:
+ * the same CA, users and contexts, server `https://<publicAddress>:6443` (hcloud: the Load Balancer's public
+ * IPv4, which the certificate covers through supplementary_addresses_in_ssl_keys).
+ */
+export function publicKubeconfig(adminConf: string, publicAddress: string): string {
+    const url = apiServerUrlFor(publicAddress);
+    const text = setKubeconfigServer(adminConf, url);
+    checkKubeconfig(text, url, "the public kubeconfig");
+    return text;
 }

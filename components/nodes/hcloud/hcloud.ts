@@ -61,6 +61,12 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
     public readonly machines: Machine[];
     /** The private IP of the API Load Balancer: the VIP, `config.vip.address`. */
     public readonly loadBalancerIp: pulumi.Output<string>;
+    /**
+     * With `hcloud.enablePublicInterface`: the Load Balancer's public IPv4, then its IPv6 (when it has one),
+     * for the certificate SANs and the public kubeconfig. Resolves after the Load Balancer's network
+     * attachment (which switches the public interface) and its 6443 service exist. Undefined otherwise.
+     */
+    public readonly publicApiAddresses?: pulumi.Output<string[]>;
     /** ID of the hcloud Network the nodes and the Load Balancer are in. */
     public readonly networkId: pulumi.Output<number>;
     /** ID of the firewall on the servers' public interfaces. */
@@ -200,12 +206,18 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
             resource: servers[node.name],
         }));
         this.loadBalancerIp = loadBalancerNetwork.ip;
+        if (config.hcloud.enablePublicInterface) {
+            this.publicApiAddresses = pulumi
+                .all([loadBalancer.ipv4, loadBalancer.ipv6, loadBalancerNetwork.id, loadBalancerService.id])
+                .apply(([v4, v6]) => [v4, v6].filter((a): a is string => typeof a === "string" && a !== ""));
+        }
         this.networkId = numericId(network);
         this.firewallId = numericId(firewall);
 
         this.registerOutputs({
             machines: this.machines.map((m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: m.sshAddress })),
             loadBalancerIp: this.loadBalancerIp,
+            publicApiAddresses: this.publicApiAddresses,
             networkId: this.networkId,
             firewallId: this.firewallId,
         });
