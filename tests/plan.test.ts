@@ -149,6 +149,25 @@ const scenarios: Scenario[] = [
         absent: [/dns_mode/, /API ENDPOINT MOVES/, /^ {2}[-+~] kubenode/m],
     },
     {
+        // issue 15: group_vars/all/offline.yml is a new group_vars directory; it feeds cluster.yml.
+        name: "switch to an offline mirror",
+        before: libvirtRaw(),
+        after: { ...libvirtRaw(), offline: { filesRepo: "http://10.0.0.5:8080", registry: "10.0.0.5:5000", registryInsecure: true, checksums: { kubeadm: "a".repeat(64) } } },
+        code: 2,
+        text: [
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n\n/m,
+            /^Variables \(group_vars, inventory vars\): 16 added, 0 removed, 0 changed$/m,
+            /^ {2}\+ files_repo \(all\): http:\/\/10\.0\.0\.5:8080$/m,
+            /^ {2}\+ registry_host \(all\): 10\.0\.0\.5:5000$/m,
+            /^ {2}\+ github_url \(all\): \{\{ files_repo \}\}\/github\.com$/m,
+            /^ {2}\+ kube_image_repo \(all\): \{\{ registry_host \}\}$/m,
+            /^ {2}\+ kubeadm_binary_checksum \(all\): sha256:a{64}$/m,
+            /^ {2}\+ containerd_registries_mirrors \(all\): \[\{"mirrors":\[\{"capabilities":\["pull","resolve"\],"host":"http:\/\/10\.0\.0\.5:5000","skip_verify":true\}\],"prefix":"10\.0\.0\.5:5000"\}\]$/m,
+        ],
+        // Shown once, as the variables it renders, not again among the other settings.
+        absent: [/Other settings/, /API ENDPOINT MOVES/, /upgrade-cluster/, /^ {2}[-+~] kubenode/m],
+    },
+    {
         name: "change kubeVersion",
         before: baseCluster(),
         after: { ...baseCluster(), kubeVersion: "1.32.0" },
