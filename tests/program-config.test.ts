@@ -80,6 +80,62 @@ describe("loadProgramInputs", () => {
         expect(() => loadProgramInputs("test")).toThrow(/vip\.address: 192\.168\.122\.255 is the broadcast address/);
     });
 
+    it("logs keys without effect on the backend with pulumi.log.warn, and still loads (issue 12)", () => {
+        const raw = hcloudRaw();
+        raw.ssh.privateKeyPath = keyFile;
+        raw.interface = "eth0";
+        raw.vip.leaseDuration = 10;
+        setConfig(raw, { "hcloud:token": "t".repeat(64) }, ["hcloud:token"]);
+        const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        try {
+            const inputs = loadProgramInputs("test");
+            expect(inputs.config.warnings.map((w) => w.key)).toEqual(["interface", "vip.leaseDuration"]);
+            const logged = warn.mock.calls.map((c) => c[0]);
+            expect(logged).toEqual([
+                expect.stringMatching(/^kubespray-ha:cluster interface: has no effect/),
+                expect.stringMatching(/^kubespray-ha:cluster vip\.leaseDuration: has no effect/),
+            ]);
+        } finally {
+            warn.mockRestore();
+        }
+    });
+
+    const bgpRaw = () => {
+        const raw = libvirtRaw();
+        raw.ssh.privateKeyPath = keyFile;
+        raw.vip = { address: "192.168.122.100", mode: "bgp", bgp: { localAs: 65001, peers: [{ address: "192.168.122.2", as: 65000 }] } };
+        return raw;
+    };
+    const PASSWORDS = { "kubespray-ha:bgpPeerPasswords": JSON.stringify({ "192.168.122.2": "s3cret-pw" }) };
+
+    it("takes BGP peer passwords from the secret kubespray-ha:bgpPeerPasswords and marks the inventory secret (issue 12)", () => {
+        setConfig(bgpRaw(), PASSWORDS, ["kubespray-ha:bgpPeerPasswords"]);
+        const { config } = loadProgramInputs("test");
+        expect(config.vip.bgp!.peers).toEqual([{ address: "192.168.122.2", as: 65000, password: "s3cret-pw" }]);
+        expect(config.inventorySecrets).toContain("kubespray-ha:bgpPeerPasswords");
+    });
+
+    it("refuses BGP peer passwords set without --secret (issue 12)", () => {
+        setConfig(bgpRaw(), PASSWORDS);
+        expect(() => loadProgramInputs("test")).toThrow(/kubespray-ha:bgpPeerPasswords: is not a secret/);
+    });
+
+    it("fails naming name when the stack name is not a DNS label (issue 12)", () => {
+        const raw = libvirtRaw();
+        raw.ssh.privateKeyPath = keyFile;
+        setConfig(raw);
+        expect(() => loadProgramInputs("Prod_EU")).toThrow(/name: not set, so it defaults to the stack name "Prod_EU".*set name, e\.g\. "prod-eu"/);
+    });
+
+    it("fails naming kubeVersion when the Kubespray version has no checksums for it (issue 12)", () => {
+        const raw = libvirtRaw();
+        raw.ssh.privateKeyPath = keyFile;
+        raw.kubeVersion = "1.20.0";
+        setConfig(raw);
+        expect(() => loadProgramInputs("test")).toThrow(pulumi.RunError);
+        expect(() => loadProgramInputs("test")).toThrow(/kubeVersion: 1\.20\.0 is not supported by Kubespray v2\.31\.0/);
+    });
+
     it("registered no resource while failing", () => {
         expect(registered).toEqual([]);
     });
