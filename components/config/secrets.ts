@@ -48,6 +48,11 @@ export function secretPlaceholder(leaf: SecureLeaf): string {
     return `<secret ${leaf.path}, ciphertext sha256:${digest}>`;
 }
 
+/** True for a placeholder secretPlaceholder made. */
+export function isSecretPlaceholder(value: unknown): value is string {
+    return typeof value === "string" && /^<secret [^,>]+, ciphertext sha256:[0-9a-f]{12}>$/.test(value);
+}
+
 /** `value` with every `secure:` leaf replaced by its placeholder. */
 export function redactSecureLeaves(value: unknown, at = ""): unknown {
     if (isSecureValue(value)) return secretPlaceholder({ path: at, ciphertext: value.secure });

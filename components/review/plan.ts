@@ -8,6 +8,7 @@ import { ApiEndpoint, ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterC
 import { InventoryMachine, knownAfterCreate, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
 import { apiServerUrlFor } from "../kubespray/kubeconfig";
 import { ChangeOp, CommandSpec, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
+import { isSecretPlaceholder, isSecureValue } from "../config/secrets";
 import { readStackConfig } from "../config/stackfile";
 import { componentNames, diffIdentities, MachineChange, NodeIdentity, nodeIdentities } from "../nodes/identity";
 
@@ -32,17 +33,7 @@ const SECRET = "[secret]";
 
 const CLUSTER_KEY = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
 
-type SecureValue = { secure: string };
-
-function isSecure(value: unknown): value is SecureValue {
-    return (
-        value !== null &&
-        typeof value === "object" &&
-        !Array.isArray(value) &&
-        Object.keys(value).length === 1 &&
-        typeof (value as SecureValue).secure === "string"
-    );
-}
+const isSecure = isSecureValue;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value) && !isSecure(value);
@@ -96,7 +87,7 @@ function canonical(value: unknown): string {
 
 /** `value` with every `secure:` object replaced by "[secret]". */
 function redact(value: unknown): unknown {
-    if (isSecure(value)) return SECRET;
+    if (isSecure(value) || isSecretPlaceholder(value)) return SECRET;
     if (Array.isArray(value)) return value.map(redact);
     if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
     return value;
