@@ -12,6 +12,7 @@ import { ConfigError, KUBESPRAY_VERSIONS, parseClusterConfig } from "../componen
 import { checksumVariables } from "../components/config/offline";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { FILES_REPO_HOSTS, OFFLINE_VARS_FILE, UPSTREAM_IMAGE_REPOS } from "../components/kubespray/offline";
+import { inventoryArchive, kubesprayCommandSpecs } from "../components/kubespray/playbook";
 import { BillOfMaterials, billOfMaterials, evaluateDownloads, evaluationHosts } from "../components/review/offline-list";
 import { runOfflineList } from "../scripts/offline-list";
 import { baremetalRaw } from "./fixtures";
@@ -194,6 +195,18 @@ describe("group_vars/all/offline.yml", () => {
             kubeadm_binary_checksum: `${prefix}${SHA_A}`,
             containerd_archive_checksum: `${prefix}${SHA_B}`,
         });
+    });
+
+    it("reaches `pulumi up`: the inventory command writes it, and a change of it triggers cluster.yml", () => {
+        const config = parseConfig(withOffline({}));
+        const machines = renderTimeMachines(config);
+        const archive = inventoryArchive(config, machines);
+        expect(archive).toMatch(/^mkdir -p "\$KHA_INVENTORY"\/group_vars\/all$/m);
+        expect(archive).toMatch(/^cat > "\$KHA_INVENTORY"\/group_vars\/all\/offline\.yml <<'KHA_EOF_0'$/m);
+        const cluster = (raw: unknown) => kubesprayCommandSpecs(parseConfig(raw), machines).find((s) => s.id === "cluster")!.triggers;
+        const before = cluster(withOffline({}));
+        const after = cluster(withOffline({ registry: "10.250.0.2:5000" }));
+        expect(after.filter((t) => !before.includes(t))).toEqual([expect.stringMatching(/^group_vars\/all\/offline\.yml: sha256:/)]);
     });
 
     it("leaves the registry mirrors alone for a trusted HTTPS registry", () => {
