@@ -3,6 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseClusterConfig } from "../components/config/config";
 import { BaremetalCluster } from "../components/nodes/baremetal";
+import { baremetalIdentities, baremetalReadyTriggerInputs } from "../components/nodes/identity";
+import { contentHash } from "../components/shared/hash";
 import { baremetalRaw, libvirtRaw } from "./fixtures";
 import { recordingMocks, Recorded } from "./helpers/mocks";
 
@@ -62,5 +64,14 @@ describe("BaremetalCluster", () => {
     it("refuses a config of another backend", () => {
         const other = parseClusterConfig(libvirtRaw(), { stack: "x" });
         expect(() => new BaremetalCluster("x", { config: other, sshPrivateKey: KEY })).toThrow(/backend: is libvirt/);
+    });
+
+    it("names and triggers each check as its node identity says (npm run plan re-checks on the same inputs)", () => {
+        const ids = baremetalIdentities(config, "metal");
+        for (const [i, node] of config.nodes.entries()) {
+            const rec = records.find((r) => r.name === ids[i].resource)!;
+            expect(rec.inputs.triggers).toEqual([contentHash(baremetalReadyTriggerInputs(config, node))]);
+        }
+        expect(ids.every((id) => id.protected.length === 0 && id.machine.length === 0)).toBe(true);
     });
 });

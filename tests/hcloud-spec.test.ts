@@ -14,6 +14,8 @@ import {
     networkIpRange,
     serverLabels,
     serverSpecs,
+    SERVER_IGNORE_CHANGES,
+    serverReplaceInputs,
 } from "../components/nodes/hcloud/hcloud-spec";
 import { readStackConfig } from "../components/config/stackfile";
 import { hcloudRaw, libvirtRaw } from "./fixtures";
@@ -248,5 +250,16 @@ describe("the example stack Pulumi.hetzner.yaml", () => {
         expect(vars.loadbalancer_apiserver).toEqual({ address: "10.0.1.10", port: 6443 });
         const hosts = parseYaml(fs.readFileSync(path.join(inventory, "hosts.yaml"), "utf8")).all.hosts;
         expect(hosts.cp1).toMatchObject({ ansible_host: "<known after create: public IPv4 of cp1>", ip: "10.0.1.11" });
+    });
+});
+
+describe("serverReplaceInputs (what replaces a server, issue 12.3)", () => {
+    it("is the location alone: server type, labels and IPs update in place; image and SSH keys are ignored", () => {
+        const raw = hcloudRaw(3, 1);
+        raw.nodes[3].location = "hel1";
+        raw.nodes[3].serverType = "cx42";
+        const specs = serverSpecs(parse(raw));
+        expect(specs.map(serverReplaceInputs)).toEqual([{ location: "nbg1" }, { location: "nbg1" }, { location: "nbg1" }, { location: "hel1" }]);
+        expect([...SERVER_IGNORE_CHANGES]).toEqual(["image", "sshKeys"]);
     });
 });

@@ -11,7 +11,8 @@ import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { HcloudCluster } from "../components/nodes/hcloud/hcloud";
 import { KubesprayRun } from "../components/kubespray/run";
 import { adminConf } from "./helpers/admin-conf";
-import { firewallRules } from "../components/nodes/hcloud/hcloud-spec";
+import { firewallRules, SERVER_IGNORE_CHANGES } from "../components/nodes/hcloud/hcloud-spec";
+import { hcloudIdentities } from "../components/nodes/identity";
 import { renderInventory } from "../components/kubespray/inventory";
 import { readStackConfig } from "../components/config/stackfile";
 import { hcloudRaw, libvirtRaw, PUBLIC_KEY } from "./fixtures";
@@ -500,5 +501,36 @@ describe("HcloudCluster + KubesprayRun: the API endpoint for clients", () => {
         expect(() => new KubesprayRun("refuse-a", args)).toThrow(/publicApiAddresses missing: hcloud\.enablePublicInterface is on/);
         const off = parseClusterConfig(hcloudRaw(), { stack: "hetzner" });
         expect(() => new KubesprayRun("refuse-b", { ...args, config: off, publicApiAddresses: ["192.0.2.1"] })).toThrow(/publicApiAddresses given/);
+    });
+});
+
+describe("HcloudCluster: server names, replacing inputs and protect from the node identities (issue 12.3, 12.9)", () => {
+    it("passes each identity's replacing inputs (location) to its server, under the identity's resource name", async () => {
+        const raw = hcloudRaw();
+        raw.nodes[1].location = "fsn1";
+        const b = await build("idn", raw);
+        const ids = hcloudIdentities(b.config, "idn");
+        expect(byType(b.resources, "server:Server").map((r) => r.name).sort()).toEqual(ids.flatMap((i) => i.machine).sort());
+        for (const id of ids) {
+            const server = b.resources.find((r) => r.name === id.resource)!;
+            // The identity labels its inputs by config key; the values are what the server got.
+            expect(Object.values(id.changes.rebuild.inputs)).toEqual([server.inputs.location]);
+        }
+        expect(b.resources.find((r) => r.name === "idn-cp2")!.inputs.location).toBe("fsn1");
+        for (const c of b.children.filter((x) => x.type === "hcloud:index/server:Server")) {
+            expect(c.opts.ignoreChanges).toEqual([...SERVER_IGNORE_CHANGES]);
+        }
+    });
+
+    it("protects the etcd members' servers, and nothing else", async () => {
+        const b = await build("prot", hcloudRaw(3, 2));
+        const protectedNames = b.children.filter((c) => c.opts.protect === true).map((c) => c.name).sort();
+        expect(protectedNames).toEqual(["prot-cp1", "prot-cp2", "prot-cp3"]);
+        expect(protectedNames).toEqual(hcloudIdentities(b.config, "prot").flatMap((i) => i.protected).sort());
+    });
+
+    it("protects nothing with protectEtcdMembers: false", async () => {
+        const b = await build("unprot", { ...hcloudRaw(3, 2), protectEtcdMembers: false });
+        expect(b.children.filter((c) => c.opts.protect).map((c) => c.name)).toEqual([]);
     });
 });

@@ -21,7 +21,7 @@ import {
     waitReadyScript,
     wrapForRemote,
 } from "../components/nodes/libvirt/libvirt-commands";
-import { METADATA_NAMESPACE, nodeMac, planLibvirt, renderDomainXml, renderMetaData, renderNetworkConfig, renderNetworkXml, renderUserData, stableUuid } from "../components/nodes/libvirt/libvirt-xml";
+import { defaultBridgeName, libvirtTriggerInputs, METADATA_NAMESPACE, nodeMac, planLibvirt, renderDomainXml, renderMetaData, renderNetworkConfig, renderNetworkXml, renderUserData, stableUuid } from "../components/nodes/libvirt/libvirt-xml";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", parseTagValue: false, parseAttributeValue: false, isArray: (name) => ["host", "disk", "range"].includes(name) });
@@ -82,8 +82,8 @@ describe("planLibvirt", () => {
             }),
             PUBLIC_KEY,
         );
-        expect(plan.network.bridge).toBe("virbr-a-rather-");
-        expect(plan.network.bridge.length).toBe(15);
+        expect(plan.network.bridge).toBe(defaultBridgeName("a-rather-long-stack"));
+        expect(plan.network.bridge).toMatch(/^kha[0-9a-f]{12}$/);
         expect(plan.network.gateway).toBe("192.168.122.254");
         expect(plan.nodes.map((n) => [n.domain.vcpus, n.domain.memoryMiB, n.diskGiB])).toEqual([
             [3, 2048, 30],
@@ -380,5 +380,49 @@ describe("scripts", () => {
         expect(s).toContain("libvirt node kubenode1 (192.168.122.21)");
         expect(s).toContain("libvirt.bootTimeoutSeconds");
         expect(s).toContain(`-i "$key" 192.168.122.21`);
+    });
+});
+
+describe("bridge names (issue 12.9)", () => {
+    it("two long stack names that the 15-character cut made equal get different, stable bridges", () => {
+        const cut = (name: string) => `virbr-${name}`.slice(0, 15);
+        const [a, b] = ["cluster-prod-a", "cluster-prod-b"];
+        expect(cut(a)).toBe(cut(b)); // what both stacks got before
+        const bridge = (name: string) => planLibvirt(config((raw) => (raw.name = name)), PUBLIC_KEY).network.bridge;
+        expect(bridge(a)).not.toBe(bridge(b));
+        expect(bridge(a)).toBe(bridge(a));
+        for (const name of [a, b, "x".repeat(63)]) expect(bridge(name)).toMatch(/^[A-Za-z0-9_.-]{1,15}$/);
+    });
+
+    it("keeps virbr-<name> where it fits (stacks deployed before keep their bridge), and libvirt.bridgeName wins", () => {
+        expect(defaultBridgeName("dev")).toBe("virbr-dev");
+        expect(defaultBridgeName("khavm12ab")).toBe("virbr-khavm12ab");
+        expect(defaultBridgeName("khavm12abc")).toMatch(/^kha[0-9a-f]{12}$/);
+        const named = planLibvirt(config((raw) => ((raw.name = "cluster-prod-a"), (raw.libvirt = { bridgeName: "br-prod-a" }))), PUBLIC_KEY);
+        expect(named.network.bridge).toBe("br-prod-a");
+    });
+});
+
+describe("trigger inputs (what the component hashes into triggers)", () => {
+    it("leave out how the hypervisor is reached: libvirt.host changes no trigger input", () => {
+        const local = libvirtTriggerInputs(planLibvirt(config(), PUBLIC_KEY));
+        const remote = libvirtTriggerInputs(planLibvirt(config((raw) => (raw.libvirt = { host: { address: "hv.example", user: "virt", port: 2222 } })), PUBLIC_KEY));
+        expect(remote).toEqual(local);
+        expect(local.network.target).toEqual({ uri: "qemu:///system", host: null });
+    });
+
+    it("hash to the values the component had before (local stacks keep their triggers)", () => {
+        const plan = planLibvirt(config(), PUBLIC_KEY);
+        const t = libvirtTriggerInputs(plan);
+        const target = { uri: plan.uri, host: null };
+        const node = plan.nodes[0];
+        const seed = { userData: node.userData, networkConfig: node.networkConfig, metaData: node.metaData };
+        // The objects the component hashed before the trigger inputs moved here.
+        const disk = contentHash({ target, base: plan.baseImage, disk: node.domain.diskPath, size: node.diskGiB, seed });
+        const network = contentHash({ target, network: plan.networkCoreXml });
+        expect(contentHash(t.network)).toBe(network);
+        expect(contentHash(t.nodes[0].disk)).toBe(disk);
+        expect(contentHash(t.nodes[0].seed)).toBe(contentHash({ target, seed: node.domain.seedPath, files: seed }));
+        expect(contentHash(t.nodes[0].domain)).toBe(contentHash({ target, name: node.domain.name, uuid: node.domain.uuid, disk, network }));
     });
 });

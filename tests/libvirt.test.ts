@@ -3,7 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { LibvirtCluster, LibvirtClusterArgs } from "../components/nodes/libvirt/libvirt";
-import { planLibvirt } from "../components/nodes/libvirt/libvirt-xml";
+import { libvirtTriggerInputs, planLibvirt } from "../components/nodes/libvirt/libvirt-xml";
+import { libvirtIdentities, libvirtNetworkResourceName, libvirtNodeResourceNames } from "../components/nodes/identity";
+import { contentHash } from "../components/shared/hash";
 import { libvirtRaw, PUBLIC_KEY } from "./fixtures";
 import { recordingMocks, Recorded, valueOf } from "./helpers/mocks";
 
@@ -119,7 +121,8 @@ describe("LibvirtCluster resource graph", () => {
         for (const child of b.children.values()) {
             expect(child.opts.deleteBeforeReplace).toBe(true);
             expect(child.inputs.addPreviousOutputInEnv).toBe(false);
-            expect(child.inputs.triggers).toHaveLength(1);
+            // The readiness wait also holds its disk's id (see "LibvirtCluster triggers").
+            expect(child.inputs.triggers).toHaveLength(child.name.endsWith("-ready") ? 2 : 1);
             expect(child.inputs.triggers[0]).toMatch(/^[0-9a-f]{64}$/);
         }
     });
@@ -223,9 +226,12 @@ describe("LibvirtCluster triggers", () => {
         expect(b.children.get("t6-network")!.inputs.stdin).toContain(`<range start="192.168.122.200" end="192.168.122.250"/>`);
     });
 
-    it("forward mode: a new network and a cold restart of the domains, disks kept", async () => {
-        const after = triggers(await build("t7", config(), { networkForward: "nat" }));
-        expect(changed(after)).toEqual(["network", ...NODES.flatMap((n) => [`${n}-domain`, `${n}-ready`])].sort());
+    it("forward mode: a new network and a cold restart of the domains, disks and readiness waits kept (the wait re-runs in place)", async () => {
+        const b = await build("t7", config(), { networkForward: "nat" });
+        expect(changed(triggers(b))).toEqual(["network", ...NODES.map((n) => `${n}-domain`)].sort());
+        // The domain's new trigger is in the wait's script: an in-place update, which runs the wait again.
+        const before = await build("t7b", config());
+        expect(b.children.get("t7-kubenode1-ready")!.inputs.create).not.toBe(before.children.get("t7b-kubenode1-ready")!.inputs.create);
     });
 
     it("gateway: everything, since the nodes' network-config changes too", async () => {
@@ -267,5 +273,56 @@ describe("LibvirtCluster config errors", () => {
         const good = config();
         const bad = { ...good, libvirt: { ...good.libvirt, storageDir: "relative/dir" } };
         expect(() => new LibvirtCluster("bad", { config: bad, sshPublicKey: PUBLIC_KEY, sshPrivateKey: PRIVATE_KEY })).toThrow(/libvirt\.storageDir/);
+    });
+});
+
+describe("LibvirtCluster: triggers, names and protect from the pure functions npm run plan uses (issue 12.3, 12.9)", () => {
+    const withWorker = (change: (raw: any) => void = () => undefined) =>
+        config((raw) => {
+            raw.nodes.push({ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"] });
+            change(raw);
+        });
+
+    it("hashes libvirtTriggerInputs into each command's triggers; the wait also holds its disk's id", async () => {
+        const cfg = withWorker();
+        const b = await build("sf", cfg);
+        const t = libvirtTriggerInputs(planLibvirt(cfg, PUBLIC_KEY));
+        expect(b.children.get(libvirtNetworkResourceName("sf"))!.inputs.triggers).toEqual([contentHash(t.network)]);
+        for (const n of t.nodes) {
+            const names = libvirtNodeResourceNames("sf", n.node);
+            expect(b.children.get(names.disk)!.inputs.triggers).toEqual([contentHash(n.disk)]);
+            expect(b.children.get(names.seed)!.inputs.triggers).toEqual([contentHash(n.seed)]);
+            expect(b.children.get(names.domain)!.inputs.triggers).toEqual([contentHash(n.domain)]);
+            // The mock gives every resource the id `<name>-id`: the disk's id, so Pulumi replaces the wait
+            // (and the Kubespray commands keyed on it) before it deletes the old disk.
+            expect(b.children.get(names.ready)!.inputs.triggers).toEqual([contentHash(n.ready), `${names.disk}-id`]);
+        }
+    });
+
+    it("names its children as the node identities say, and protects exactly their protected resources", async () => {
+        const cfg = withWorker();
+        const b = await build("sn", cfg);
+        const ids = libvirtIdentities(cfg, planLibvirt(cfg, PUBLIC_KEY), "sn");
+        expect([...b.children.keys()].sort()).toEqual([libvirtNetworkResourceName("sn"), ...ids.flatMap((i) => i.resources)].sort());
+        const protectedNames = [...b.children.values()].filter((c) => c.opts.protect === true).map((c) => c.name).sort();
+        expect(protectedNames).toEqual(ids.flatMap((i) => i.protected).sort());
+        // etcd members: disk and domain; the worker, seeds, waits and the network: none.
+        expect(protectedNames).toEqual(["kubenode1", "kubenode2", "kubenode3"].flatMap((n) => [`sn-${n}-disk`, `sn-${n}-domain`]).sort());
+    });
+
+    it("protects nothing with protectEtcdMembers: false", async () => {
+        const b = await build("su", withWorker((raw) => (raw.protectEtcdMembers = false)));
+        expect([...b.children.values()].filter((c) => c.opts.protect).map((c) => c.name)).toEqual([]);
+    });
+
+    it("libvirt.host (how the hypervisor is reached): equal triggers, so nothing is replaced; the commands go to the new host", async () => {
+        const strip = (b: Built) => Object.fromEntries([...b.children.entries()].map(([k, c]) => [k.replace(/^[^-]+-/, ""), c.inputs.triggers]));
+        const local = await build("hl", config());
+        const one = await build("ha", config((raw) => (raw.libvirt = { host: { address: "hv1.example" } })));
+        const two = await build("hb", config((raw) => (raw.libvirt = { host: { address: "hv2.example", user: "virt", port: 2222 } })));
+        const ids = (b: Built) => JSON.stringify(strip(b)).replace(/"[a-z]{2}-kubenode\d-disk-id"/g, "DISK-ID");
+        expect(ids(one)).toBe(ids(local));
+        expect(ids(two)).toBe(ids(one));
+        expect(secretInput(two.children.get("hb-kubenode1-disk")!.inputs.connection).value).toMatchObject({ host: "hv2.example", user: "virt", port: 2222 });
     });
 });

@@ -8,6 +8,8 @@ import { diffVars, formatMarkdown, loadPlanSide, planStack, predictPlaybooks, SE
 import { runPlan } from "../scripts/plan";
 import { hcloudRaw, libvirtRaw } from "./fixtures";
 import { tempDirs } from "./helpers/tmp";
+import { diffIdentities, nodeIdentities } from "../components/nodes/identity";
+import { baremetalRaw } from "./fixtures";
 
 const root = path.join(__dirname, "..");
 const tsNode = path.join(root, "node_modules", ".bin", "ts-node");
@@ -316,9 +318,11 @@ describe("plan: refs and arguments", () => {
         expect(vsHead.code).toBe(2);
         expect(vsHead.stdout).toMatch(/^ {2}~ kubenode4 +ip: 192\.168\.122\.24 -> 192\.168\.122\.34$/m);
         // A node whose trigger changes is replaced: removed first (deleteBeforeReplace), then scaled again.
+        // On libvirt a new IP is a new cloud-init seed, so a new disk too: the machine is rebuilt.
         expect(vsHead.stdout).toMatch(
-            /^ {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one\)\n {2}2\. playbooks\/facts\.yml +\(node-kubenode4 replaced\)\n {2}3\. scale\.yml --limit=kubenode4 /m,
+            /^ {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one, machine replaced: kubenode4\)\n {2}2\. playbooks\/facts\.yml +\(node-kubenode4 replaced, machine replaced: kubenode4\)\n {2}3\. scale\.yml --limit=kubenode4 /m,
         );
+        expect(vsHead.stdout).toMatch(/^ {2}rebuilt: kubenode4 \(cloud-init network-config \(nodes\[\]\.ip, interface, network\) changed\)$/m);
 
         const vsFirst = inProcess(["--stack", "dev", "--dir", repo.dir, "--base", first.slice(0, 10)]);
         expect(vsFirst.stdout).toMatch(new RegExp(`for stack "dev": ${first.slice(0, 7)} -> working tree`));
@@ -474,5 +478,194 @@ describe("plan logic (pure)", () => {
         expect(plan.warnings.join("\n")).not.toMatch(/REPLACES EVERY/);
         const text = planStack("dev", side(hcloudRaw()), side(hcloudRaw()), predictPlaybooks(side(hcloudRaw()), side(hcloudRaw())));
         expect(text.warnings).toEqual([]);
+    });
+});
+
+// Rebuilt machines (issue 12.3): what replaces a node's resources comes from components/nodes/identity.ts,
+// the functions the node components build their names, triggers and protect from; what then runs from
+// predictRuns with those machines replaced, as the Kubespray commands key on the machines' resource ids.
+describe("npm run plan: nodes rebuilt by the change (the real CLI)", () => {
+    const OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKeyOth other@x";
+    const open = (raw: any) => ({ ...raw, protectEtcdMembers: false });
+    const worker = () => open(withWorker());
+
+    const rebuilds: Scenario[] = [
+        {
+            name: "libvirt: a new SSH public key is a new cloud-init seed, so a new disk on every node: cluster.yml",
+            before: open(libvirtRaw()),
+            after: open({ ...libvirtRaw(), ssh: { ...libvirtRaw().ssh, publicKey: OTHER_KEY } }),
+            code: 2,
+            text: [
+                /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced, machine replaced: kubenode1, kubenode2, kubenode3\)\n\n/m,
+                /^Machines replaced: 3 rebuilt$/m,
+                ...[1, 2, 3].map((i) => new RegExp(`^ {2}rebuilt: kubenode${i} \\(cloud-init user-data \\(ssh\\.user, SSH public key\\) changed\\)$`, "m")),
+                /^!!! ETCD MEMBERS REBUILT BLANK: kubenode1, kubenode2, kubenode3\. .*a new, empty cluster\.$/m,
+            ],
+            absent: [/REFUSED/],
+        },
+        {
+            name: "libvirt: a new base image rebuilds every node: the worker's remove-node.yml on its old VM first, then cluster.yml",
+            before: worker(),
+            after: { ...worker(), libvirt: { baseImage: "/var/lib/libvirt/images/debian-13-genericcloud-amd64.qcow2" } },
+            code: 2,
+            text: [
+                /^Playbooks that would run, in order:\n {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one, machine replaced: kubenode4\)\n {2}2\. cluster\.yml +\(cluster replaced, machine replaced: kubenode1, kubenode2, kubenode3\)\n {2}not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment\n/m,
+                /^Machines replaced: 4 rebuilt$/m,
+                /^ {2}rebuilt: kubenode4 \(libvirt\.baseImage: \/var\/lib\/libvirt\/images\/debian-12-genericcloud-amd64\.qcow2 -> \/var\/lib\/libvirt\/images\/debian-13-genericcloud-amd64\.qcow2\)$/m,
+            ],
+        },
+        {
+            name: "libvirt: a worker's disk size rebuilds that worker only: remove-node.yml, then facts.yml and scale.yml (etcd members stay protected)",
+            before: withWorker(),
+            after: (() => {
+                const raw = withWorker();
+                raw.nodes[3].diskGiB = 50;
+                return raw;
+            })(),
+            code: 2,
+            text: [
+                /^Playbooks that would run, in order:\n {2}1\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(node-kubenode4 replaced: delete of the old one, machine replaced: kubenode4\)\n {2}2\. playbooks\/facts\.yml +\(node-kubenode4 replaced, machine replaced: kubenode4\)\n {2}3\. scale\.yml --limit=kubenode4 +\(node-kubenode4 replaced, machine replaced: kubenode4\)\n\n/m,
+                /^Machines replaced: 1 rebuilt\n {2}rebuilt: kubenode4 \(disk GiB \(libvirt\.diskGiB, nodes\[\]\.diskGiB\): 20 -> 50\)\n/m,
+            ],
+            absent: [/cluster\.yml/, /REFUSED/, /ETCD/],
+        },
+        {
+            name: "the cluster name: every resource is new, the old ones go at the end (remove-node.yml of the old worker)",
+            before: worker(),
+            after: { ...worker(), name: "prod" },
+            code: 2,
+            text: [
+                /^!!! CLUSTER RENAMED: name dev -> prod\. Every resource name changes/m,
+                /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(prod-kubespray-cluster created\)\n {2}2\. remove-node\.yml -e node=kubenode4 -e skip_confirmation=true +\(dev-kubespray-node-kubenode4 deleted\)\n/m,
+                /^Machines replaced: 4 rebuilt$/m,
+                /^ {2}rebuilt: kubenode1 \(new resource names: dev-kubenode1-disk -> prod-kubenode1-disk \(name\)\)$/m,
+            ],
+            absent: [/REFUSED/],
+        },
+        {
+            name: "hcloud: a worker's location replaces its server: remove-node.yml, facts.yml, scale.yml",
+            before: hcloudRaw(),
+            after: (() => {
+                const raw = hcloudRaw();
+                raw.nodes[3].location = "fsn1";
+                return raw;
+            })(),
+            code: 2,
+            text: [
+                /^Playbooks that would run, in order:\n {2}1\. remove-node\.yml -e node=worker1 -e skip_confirmation=true +\(node-worker1 replaced: delete of the old one, machine replaced: worker1\)\n {2}2\. playbooks\/facts\.yml +\(node-worker1 replaced, machine replaced: worker1\)\n {2}3\. scale\.yml --limit=worker1 /m,
+                /^ {2}rebuilt: worker1 \(location \(hcloud\.location, nodes\[\]\.location\): nbg1 -> fsn1\)$/m,
+            ],
+            absent: [/cluster\.yml/, /worker2/],
+        },
+        {
+            name: "hcloud: a control plane's location, unprotected in the same change: cluster.yml",
+            before: hcloudRaw(),
+            after: (() => {
+                const raw = open(hcloudRaw());
+                raw.nodes[0].location = "hel1";
+                return raw;
+            })(),
+            code: 2,
+            text: [
+                /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced, machine replaced: cp1\)\n/m,
+                /^ {2}rebuilt: cp1 \(location \(hcloud\.location, nodes\[\]\.location\): nbg1 -> hel1\)$/m,
+                /^!!! ETCD MEMBERS REBUILT BLANK: cp1\. .*Rebuild one etcd member per `up` at most\.$/m,
+            ],
+            absent: [/REFUSED/, /^ {2}\d\. remove-node/m],
+        },
+    ];
+
+    it.each(rebuilds)("$name: exit $code", ({ before, after, code, text, absent }) => {
+        const repo = StackRepo.pr(stackYaml(before), stackYaml(after));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.stderr).toBe("");
+        expect(res.status).toBe(code);
+        for (const re of text) expect(res.stdout).toMatch(re);
+        for (const re of absent ?? []) expect(res.stdout).not.toMatch(re);
+    });
+
+    it("an etcd member is protected by default: Pulumi refuses to rebuild it, exit 1 naming the node and the key", () => {
+        const repo = StackRepo.pr(stackYaml(libvirtRaw()), stackYaml({ ...libvirtRaw(), ssh: { ...libvirtRaw().ssh, publicKey: OTHER_KEY } }));
+        const res = cli(["--stack", "dev", "--dir", repo.dir]);
+        expect(res.status).toBe(1);
+        expect(res.stdout).toMatch(/^!!! REFUSED: `pulumi up` would fail before running anything: kubenode1: Pulumi refuses to replace its protected dev-kubenode1-disk, dev-kubenode1-domain \(etcd member, protectEtcdMembers\)/m);
+        expect(res.stdout).toMatch(/^ {2}rebuilt: kubenode1 \(cloud-init user-data .*\) REFUSED: protected$/m);
+        expect(res.stderr).toMatch(/kubenode2: Pulumi refuses to replace its protected/);
+    });
+
+    it("a rename of a protected cluster is refused: the old etcd members would be deleted", () => {
+        const res = inProcess(["--stack", "dev", "--dir", StackRepo.pr(stackYaml(libvirtRaw()), stackYaml({ ...libvirtRaw(), name: "prod" })).dir]);
+        expect(res.code).toBe(1);
+        expect(res.stdout).toMatch(/kubenode1: its resources get new names, so Pulumi deletes the old ones, which are protected \(dev-kubenode1-disk, dev-kubenode1-domain\): first `pulumi up` with protectEtcdMembers: false/);
+    });
+
+    it("libvirt.host (how the hypervisor is reached) rebuilds nothing: exit 0", () => {
+        const moved = libvirtRaw();
+        moved.libvirt = { host: { address: "hv.example", user: "virt", port: 2222 } };
+        const res = cli(["--stack", "dev", "--dir", StackRepo.pr(stackYaml(libvirtRaw()), stackYaml(moved)).dir]);
+        expect(res.status).toBe(0);
+        expect(res.stdout).toMatch(/^Playbooks: none would run\.$/m);
+        expect(res.stdout).not.toMatch(/Machines replaced|rebuilt|REFUSED/);
+    });
+
+    it("Markdown and JSON name the rebuilt node and why", () => {
+        const after = withWorker();
+        after.nodes[3].diskGiB = 50;
+        const dir = StackRepo.pr(stackYaml(withWorker()), stackYaml(after)).dir;
+        const md = inProcess(["--stack", "dev", "--dir", dir, "--format", "md"]);
+        expect(md.code).toBe(2);
+        expect(md.stdout).toMatch(/^\*\*Machines replaced: 1 rebuilt\*\*\n\n- rebuilt: `kubenode4` \(disk GiB/m);
+        const json = JSON.parse(inProcess(["--stack", "dev", "--dir", dir, "--format", "json"]).stdout);
+        expect(json.playbooks.machines).toEqual([
+            { node: "kubenode4", kind: "rebuilt", roles: ["worker"], reasons: ["disk GiB (libvirt.diskGiB, nodes[].diskGiB): 20 -> 50"] },
+        ]);
+        expect(json.playbooks.runs.map((r: any) => [r.command, r.machinesReplaced])).toEqual([
+            ["remove-node.yml -e node=kubenode4 -e skip_confirmation=true", ["kubenode4"]],
+            ["playbooks/facts.yml", ["kubenode4"]],
+            ["scale.yml --limit=kubenode4", ["kubenode4"]],
+        ]);
+    });
+});
+
+describe("node identities (pure)", () => {
+    const cfg = (raw: any) => loadPlanSide(projectYaml, stackYaml(raw), "dev", "x").config;
+    const diff = (a: any, b: any) => diffIdentities(nodeIdentities(cfg(a)), nodeIdentities(cfg(b)));
+
+    it("memory, vCPUs, a DHCP range, a server type or labels replace no machine", () => {
+        const more = libvirtRaw();
+        more.nodes[0].memoryMiB = 8192;
+        more.nodes[1].vcpus = 4;
+        more.network.dhcpRange = { start: "192.168.122.200", end: "192.168.122.250" };
+        expect(diff(libvirtRaw(), more)).toEqual({ changes: [], replacedMachines: [], refusals: [] });
+        const bigger = hcloudRaw();
+        bigger.hcloud.serverType = "cx32";
+        bigger.hcloud.labels = { team: "a" };
+        bigger.hcloud.image = "debian-12";
+        expect(diff(hcloudRaw(), bigger)).toEqual({ changes: [], replacedMachines: [], refusals: [] });
+    });
+
+    it("libvirt forward mode: a cold restart on the same disks, nothing runs again, refused while protected", () => {
+        const nat = (raw: any) => ({ ...raw, libvirt: { forward: "nat" } });
+        const free = diff({ ...libvirtRaw(), protectEtcdMembers: false }, nat({ ...libvirtRaw(), protectEtcdMembers: false }));
+        expect(free.changes.map((c) => [c.node, c.kind])).toEqual([["kubenode1", "restarted"], ["kubenode2", "restarted"], ["kubenode3", "restarted"]]);
+        expect(free.replacedMachines).toEqual([]);
+        expect(diff(libvirtRaw(), nat(libvirtRaw())).refusals).toHaveLength(3);
+    });
+
+    it("baremetal: a new SSH port re-checks every node (same machines), never rebuilds one", () => {
+        const moved = baremetalRaw();
+        moved.ssh.port = 2222;
+        const d = diff(baremetalRaw(), moved);
+        expect(d.changes.map((c) => [c.node, c.kind, c.reasons])).toEqual(["node1", "node2", "node3"].map((n) => [n, "rechecked", ["ssh.port: 22 -> 2222"]]));
+        expect(d.replacedMachines).toEqual(["node1", "node2", "node3"]);
+        expect(nodeIdentities(cfg(baremetalRaw())).every((n) => n.protected.length === 0)).toBe(true);
+    });
+
+    it("removing protected etcd members is refused; unprotected first, it goes ahead", () => {
+        expect(diff(hcloudRaw(5, 2), hcloudRaw(3, 2)).refusals).toEqual([
+            expect.stringMatching(/^cp4 is removed, and Pulumi refuses to delete its protected dev-cp4: first `pulumi up` with protectEtcdMembers: false/),
+            expect.stringMatching(/^cp5 is removed/),
+        ]);
+        expect(diff({ ...hcloudRaw(5, 2), protectEtcdMembers: false }, hcloudRaw(3, 2)).refusals).toEqual([]);
     });
 });

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, ConfigError } from "../config/config";
 import { contentHash } from "../shared/hash";
 import { waitReadyScript } from "./wait-ready";
+import { baremetalReadyResourceName, baremetalReadyTriggerInputs } from "./identity";
 import { Machine, NodeBackend } from "./machines";
 
 export interface BaremetalClusterArgs {
@@ -27,12 +28,12 @@ export class BaremetalCluster extends pulumi.ComponentResource implements NodeBa
         const { ssh } = args.config;
         this.machines = args.config.nodes.map((node) => {
             const address = node.sshAddress ?? node.ip;
-            const ready = new command.local.Command(`${name}-${node.name}-ready`, {
+            const ready = new command.local.Command(baremetalReadyResourceName(name, node.name), {
                 interpreter: ["/bin/sh", "-c"],
                 create: waitReadyScript({ node: node.name, ip: address, user: ssh.user, port: ssh.port, timeoutSeconds: ssh.waitSeconds, kind: "baremetal" }),
                 stdin: pulumi.secret(args.sshPrivateKey),
                 // Re-check only when where or how we connect changes.
-                triggers: [contentHash({ address, user: ssh.user, port: ssh.port })],
+                triggers: [contentHash(baremetalReadyTriggerInputs(args.config, node))],
                 addPreviousOutputInEnv: false,
             }, { parent: this });
             return { name: node.name, roles: [...node.roles], ip: node.ip, sshAddress: pulumi.output(address), resource: ready };

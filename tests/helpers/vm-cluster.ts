@@ -133,6 +133,8 @@ export function clusterConfig(lab: VmLab, nodes: VmNode[]): Record<string, unkno
         network: { cidr: SUBNET },
         vip: { address: VIP },
         interface: IMAGE_BOOT.interfaceName,
+        // The test destroys its stack: protected etcd members would make `destroy` fail.
+        protectEtcdMembers: false,
         ssh: { user: "kube", publicKey: lab.publicKey },
         libvirt: {
             uri: LIBVIRT_URI,

@@ -111,3 +111,20 @@ export function serverSpecs(config: ClusterConfig): ServerSpec[] {
 }
 
 
+
+/**
+ * Server inputs the component must not diff: both force a new server at Hetzner, yet neither is a change
+ * meant for a running node (a new default image applies to servers created from now on; a rotated SSH key
+ * is rolled out by Ansible). `pulumi up --replace <urn>` rebuilds one on purpose.
+ */
+export const SERVER_IGNORE_CHANGES = ["image", "sshKeys"] as const;
+
+/**
+ * The server inputs, as the component passes them, whose change replaces the server (ForceNew in
+ * terraform-provider-hcloud: location, datacenter, user_data, image and ssh_keys; the program sets no
+ * datacenter or user_data, and ignores image and sshKeys). Server type, labels, networks, firewall and
+ * placement group update in place. A replaced server is a blank machine.
+ */
+export function serverReplaceInputs(spec: ServerSpec): { location: string } {
+    return { location: spec.location };
+}

@@ -5,7 +5,8 @@
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { API_PORT, ClusterConfig, ConfigError } from "../../config/config";
-import { API_HEALTH_CHECK, clusterLabels, firewallRules, hcloudProblems, networkIpRange, serverSpecs } from "./hcloud-spec";
+import { API_HEALTH_CHECK, clusterLabels, firewallRules, hcloudProblems, networkIpRange, SERVER_IGNORE_CHANGES, serverReplaceInputs, serverSpecs } from "./hcloud-spec";
+import { hcloudServerResourceName, isProtected } from "../identity";
 import { Machine, NodeBackend } from "../machines";
 
 export interface HcloudClusterArgs {
@@ -49,6 +50,8 @@ function numericId(resource: pulumi.CustomResource): pulumi.Output<number> {
  *   renamed SSH key is rolled out by Ansible, not by wiping etcd members. Replace a node on
  *   purpose with `pulumi up --replace <urn>`. Labels, server type and placement group update in
  *   place; a new location does replace the server, which is what moving it means.
+ * - Servers of etcd members have `protect: true` unless `protectEtcdMembers` is false: Pulumi then
+ *   refuses to replace (a new location) or delete them, `pulumi destroy` included.
  * - Servers attach to the subnet at creation (`networks: [{ subnetId, ip }]`, plus `dependsOn`
  *   the subnet): the private IP is a plain config value, known at preview, and cloud-init sees
  *   the private interface on first boot. `aliasIps: []` keeps the provider from detaching and
@@ -142,11 +145,12 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
         const specs = serverSpecs(config);
         const servers: Record<string, hcloud.Server> = {};
         for (const spec of specs) {
-            servers[spec.node] = new hcloud.Server(`${name}-${spec.node}`, {
+            servers[spec.node] = new hcloud.Server(hcloudServerResourceName(name, spec.node), {
                 name: spec.serverName,
                 serverType: spec.serverType,
                 image: spec.image,
-                location: spec.location,
+                // What replaces the server (location), as ../identity reports it to `npm run plan`.
+                ...serverReplaceInputs(spec),
                 sshKeys: [sshKeyId],
                 labels: spec.labels,
                 networks: [{ subnetId: subnet.id, ip: spec.ip, aliasIps: [] }],
@@ -154,7 +158,13 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
                 placementGroupId: spec.spread ? numericId(placementGroup) : undefined,
                 // Let etcd and the kubelet stop cleanly when a node is removed.
                 shutdownBeforeDeletion: true,
-            }, { ...child, dependsOn: [subnet], ignoreChanges: ["image", "sshKeys"] });
+            }, {
+                ...child,
+                dependsOn: [subnet],
+                ignoreChanges: [...SERVER_IGNORE_CHANGES],
+                // etcd members: Pulumi neither replaces nor deletes them (protectEtcdMembers).
+                ...(isProtected(config, spec.roles) ? { protect: true } : {}),
+            });
         }
 
         const loadBalancer = new hcloud.LoadBalancer(`${name}-api-lb`, {

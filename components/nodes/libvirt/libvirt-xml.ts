@@ -8,6 +8,7 @@ import { XMLBuilder } from "fast-xml-parser";
 import { stringify } from "yaml";
 import { ClusterConfig, ConfigError, Role } from "../../config/config";
 import { AddressRange, RuleViolation } from "../../config/vip";
+import { contentHash } from "../../shared/hash";
 
 /** `<forward>` of the libvirt network: none (isolated, the default) or NAT to the hypervisor's uplink. */
 export type NetworkForward = "none" | "nat";
@@ -319,6 +320,21 @@ export function splitPublicKeys(text: string): string[] {
         .filter((l) => l.length > 0 && !l.startsWith("#"));
 }
 
+/** Linux limits interface names to 15 characters (IFNAMSIZ 16 with the NUL). */
+export const BRIDGE_NAME_MAX = 15;
+
+/**
+ * The bridge of a stack without `libvirt.bridgeName`: `virbr-<name>` when that fits in 15 characters
+ * (what stacks deployed before were given), else `kha` and 12 hex digits of sha256 of the name. Unique per
+ * name (cutting `virbr-<name>` to 15 characters made `cluster-prod-a` and `cluster-prod-b` share one) and
+ * stable: the same name always gives the same bridge.
+ */
+export function defaultBridgeName(stack: string): string {
+    const plain = `virbr-${stack}`;
+    if (plain.length <= BRIDGE_NAME_MAX) return plain;
+    return `kha${sha256(`bridge/${stack}`).toString("hex").slice(0, BRIDGE_NAME_MAX - 3)}`;
+}
+
 function checkAbsolute(value: string | undefined, key: string, problems: RuleViolation[]): void {
     if (value !== undefined && !path.posix.isAbsolute(value)) {
         problems.push({ key, message: `"${value}" must be an absolute path on the hypervisor` });
@@ -361,7 +377,7 @@ export function planLibvirt(config: ClusterConfig, sshPublicKey: string, options
     const network: NetworkSpec = {
         name: lv.networkName ?? `${stack}-net`,
         uuid: stableUuid("network", stack, lv.networkName ?? `${stack}-net`),
-        bridge: lv.bridgeName ?? `virbr-${stack}`.slice(0, 15),
+        bridge: lv.bridgeName ?? defaultBridgeName(stack),
         mac: bridgeMac,
         forward: options.forward ?? "none",
         gateway: config.subnet.gateway,
@@ -421,5 +437,70 @@ export function planLibvirt(config: ClusterConfig, sshPublicKey: string, options
         networkXml: renderNetworkXml(network),
         networkCoreXml: renderNetworkXml(network, { withDhcp: false }),
         nodes,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Triggers: what, when it changes, makes the component replace a command (a new disk, a new domain).
+
+/**
+ * Where the objects live: the libvirt URI (another daemon has other objects). Not how the program reaches
+ * the hypervisor: `libvirt.host` (address, user, port) only changes where the scripts run, an in-place
+ * update that runs nothing. `host` stays in the hashed object, always null, so the triggers of stacks
+ * deployed before this change keep their values.
+ */
+export interface TriggerTarget {
+    uri: string;
+    host: null;
+}
+
+/** The inputs the component hashes into one node's command triggers (contentHash of each). */
+export interface NodeTriggerInputs {
+    node: string;
+    /**
+     * The qcow2 overlay: base image, path, size, and the cloud-init seed (cloud-init applies a seed once per
+     * instance, so a changed seed needs a fresh disk). A new disk is a blank machine.
+     */
+    disk: { target: TriggerTarget; base: string; disk: string; size: number; seed: { userData: string; networkConfig: string; metaData: string } };
+    /** The seed ISO: its path and files. */
+    seed: { target: TriggerTarget; seed: string; files: { userData: string; networkConfig: string; metaData: string } };
+    /** The domain: its name and UUID, re-created (a cold restart on the same disk) when its disk or network is. */
+    domain: { target: TriggerTarget; name: string; uuid: string; disk: string; network: string };
+    /**
+     * The readiness wait, whose id the Kubespray commands key on: re-created with the disk only (a blank
+     * machine gets Kubespray again), not when only the domain is re-created (the component re-runs the wait
+     * in place then). The component adds the disk command's id, so Pulumi replaces the wait, and the
+     * Kubespray commands keyed on it (remove-node.yml first), before it deletes the old disk.
+     */
+    ready: { disk: string };
+}
+
+export interface LibvirtTriggerInputs {
+    /** The network: bridge, address, forward mode (networkCoreXml). DHCP entries are re-defined in place. */
+    network: { target: TriggerTarget; network: string };
+    /** In node order. */
+    nodes: NodeTriggerInputs[];
+}
+
+/** The trigger inputs of every command of the libvirt component. Pure: the same plan, the same values. */
+export function libvirtTriggerInputs(plan: LibvirtPlan): LibvirtTriggerInputs {
+    const target: TriggerTarget = { uri: plan.uri, host: null };
+    const network = { target, network: plan.networkCoreXml };
+    const networkHash = contentHash(network);
+    return {
+        network,
+        nodes: plan.nodes.map((node) => {
+            const d = node.domain;
+            const files = { userData: node.userData, networkConfig: node.networkConfig, metaData: node.metaData };
+            const disk = { target, base: plan.baseImage, disk: d.diskPath, size: node.diskGiB, seed: files };
+            const diskHash = contentHash(disk);
+            return {
+                node: node.name,
+                disk,
+                seed: { target, seed: d.seedPath, files },
+                domain: { target, name: d.name, uuid: d.uuid, disk: diskHash, network: networkHash },
+                ready: { disk: diskHash },
+            };
+        }),
     };
 }

@@ -19,7 +19,8 @@ import {
     waitReadyScript,
     wrapForRemote,
 } from "./libvirt-commands";
-import { LibvirtPlan, NetworkForward, planLibvirt } from "./libvirt-xml";
+import { LibvirtPlan, libvirtTriggerInputs, NetworkForward, planLibvirt } from "./libvirt-xml";
+import { libvirtIdentities, libvirtNetworkResourceName, libvirtNodeResourceNames } from "../identity";
 import { Machine, NodeBackend } from "../machines";
 
 export interface LibvirtClusterArgs {
@@ -55,7 +56,7 @@ interface CommandSpec {
     create: string;
     delete?: string;
     stdin?: pulumi.Input<string>;
-    triggers: string[];
+    triggers: pulumi.Input<string>[];
 }
 
 /**
@@ -90,43 +91,52 @@ export class LibvirtCluster extends pulumi.ComponentResource implements NodeBack
             throw err;
         }
         const lv = args.config.libvirt;
-        // Where the commands run; part of every trigger, so moving to another hypervisor replaces.
-        const target = { uri: plan.uri, host: lv.host ?? null };
+        // What the triggers hash (./libvirt-xml libvirtTriggerInputs) and which resources are protected
+        // (../identity): the same pure functions `npm run plan` compares two configs with.
+        const triggers = libvirtTriggerInputs(plan);
+        const identities = libvirtIdentities(args.config, plan, name);
 
-        const networkTrigger = contentHash({ target, network: plan.networkCoreXml });
-        const network = this.command(`${name}-network`, {
+        const networkTrigger = contentHash(triggers.network);
+        const network = this.command(libvirtNetworkResourceName(name), {
             create: networkCreateScript(plan.uri, plan.network),
             delete: networkDeleteScript(plan.uri, plan.network, plan.storageDir),
             stdin: plan.networkXml,
             triggers: [networkTrigger],
         }, []);
 
-        this.machines = plan.nodes.map((node) => {
+        this.machines = plan.nodes.map((node, i) => {
             const d = node.domain;
-            const seedFiles = { userData: node.userData, networkConfig: node.networkConfig, metaData: node.metaData };
+            const t = triggers.nodes[i];
+            const names = libvirtNodeResourceNames(name, node.name);
+            const protect = identities[i].protected;
+            const seedFiles = t.seed.files;
             // cloud-init applies the seed once per instance: a changed seed needs a fresh disk.
-            const diskTrigger = contentHash({ target, base: plan.baseImage, disk: d.diskPath, size: node.diskGiB, seed: seedFiles });
-            const disk = this.command(`${name}-${node.name}-disk`, {
+            const disk = this.command(names.disk, {
                 create: diskCreateScript({ node: node.name, baseImage: plan.baseImage, diskPath: d.diskPath, diskGiB: node.diskGiB, storageDir: plan.storageDir }),
                 delete: fileDeleteScript(d.diskPath),
-                triggers: [diskTrigger],
-            }, [network]);
-            const seed = this.command(`${name}-${node.name}-seed`, {
+                triggers: [contentHash(t.disk)],
+            }, [network], protect.includes(names.disk));
+            const seed = this.command(names.seed, {
                 create: seedCreateScript(node.name, d.seedPath, plan.storageDir),
                 delete: fileDeleteScript(d.seedPath),
                 stdin: seedStdin(seedFiles),
-                triggers: [contentHash({ target, seed: d.seedPath, files: seedFiles })],
-            }, [network]);
+                triggers: [contentHash(t.seed)],
+            }, [network], protect.includes(names.seed));
             // A new disk or a new network means a cold restart of the domain (taps re-attach).
-            const domainTrigger = contentHash({ target, name: d.name, uuid: d.uuid, disk: diskTrigger, network: networkTrigger });
-            const domain = this.command(`${name}-${node.name}-domain`, {
+            const domainTrigger = contentHash(t.domain);
+            const domain = this.command(names.domain, {
                 create: domainCreateScript(plan.uri, d),
                 delete: domainDeleteScript(plan.uri, d),
                 stdin: node.domainXml,
                 triggers: [domainTrigger],
-            }, [network, disk, seed]);
-            const ready = this.command(`${name}-${node.name}-ready`, {
-                create: waitReadyScript({
+            }, [network, disk, seed], protect.includes(names.domain));
+            // Re-created with the disk only: the Kubespray commands key on this command's id, and a cold
+            // restart (a new domain on the same disk) needs no Kubespray run. The disk's id makes Pulumi
+            // replace this wait and the commands keyed on it (remove-node.yml of a worker, while the old VM
+            // still runs) before it deletes the old disk. After a cold restart the wait re-runs in place:
+            // the domain's trigger in its script is an in-place change.
+            const ready = this.command(names.ready, {
+                create: `# domain ${domainTrigger}\n` + waitReadyScript({
                     node: node.name,
                     ip: node.ip,
                     user: args.config.ssh.user,
@@ -134,8 +144,8 @@ export class LibvirtCluster extends pulumi.ComponentResource implements NodeBack
                     timeoutSeconds: lv.bootTimeoutSeconds,
                 }),
                 stdin: pulumi.secret(args.sshPrivateKey),
-                triggers: [contentHash({ domain: domainTrigger })],
-            }, [domain]);
+                triggers: [contentHash(t.ready), disk.id],
+            }, [domain], protect.includes(names.ready));
             return {
                 name: node.name,
                 roles: node.roles,
@@ -151,9 +161,10 @@ export class LibvirtCluster extends pulumi.ComponentResource implements NodeBack
     }
 
     /** A command on the hypervisor: local, or over SSH to libvirt.host. */
-    private command(resourceName: string, spec: CommandSpec, dependsOn: pulumi.Resource[]): pulumi.CustomResource {
-        // Replacing means delete first: the old and new object share names and paths.
-        const opts: pulumi.CustomResourceOptions = { parent: this, dependsOn, deleteBeforeReplace: true };
+    private command(resourceName: string, spec: CommandSpec, dependsOn: pulumi.Resource[], protect = false): pulumi.CustomResource {
+        // Replacing means delete first: the old and new object share names and paths. `protect`: an etcd
+        // member's disk and domain (protectEtcdMembers), which Pulumi then neither replaces nor deletes.
+        const opts: pulumi.CustomResourceOptions = { parent: this, dependsOn, deleteBeforeReplace: true, ...(protect ? { protect } : {}) };
         const host = this.args.config.libvirt.host;
         if (host) {
             return new command.remote.Command(resourceName, {
