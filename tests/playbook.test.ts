@@ -374,3 +374,69 @@ exit \${FAKE_RC:-0}
         });
     });
 });
+
+// A first cluster.yml that failed midway: the next create first runs the recovery playbook
+// (components/kubespray/recover.ts), but only while this run dir never saw cluster.yml complete.
+describe("a retried first cluster.yml (recover.ts)", () => {
+    const FAKE = `#!/bin/sh
+for a in "$@"; do case "$a" in *.yml) echo "$(basename "$a")" >> "$FAKE_RECORD" ;; esac; done
+case "$*" in *kubespray-ha-recover.yml*) cat "$(for a in "$@"; do case "$a" in *recover.yml) echo "$a" ;; esac; done)" > "$FAKE_RECORD.playbook" ;; esac
+case "$*" in *cluster.yml*) exit \${FAKE_CLUSTER_RC:-0} ;; esac
+exit 0
+`;
+    function setUp(dir: string) {
+        const raw = { ...base(), kubespray: { dir: "kubespray", ansiblePlaybook: "bin/ansible-playbook" } };
+        const cfg = parseClusterConfig(raw, { stack: "test" });
+        fs.mkdirSync(path.join(dir, "kubespray"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "kubespray/ansible.cfg"), "[defaults]\n");
+        fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "bin/ansible-playbook"), FAKE, { mode: 0o755 });
+        fs.mkdirSync(path.join(dir, ".kubespray-ha/test/inventory"), { recursive: true });
+        fs.writeFileSync(path.join(dir, ".kubespray-ha/test/inventory/hosts.yaml"), "all: {}\n");
+        fs.writeFileSync(path.join(dir, ".kubespray-ha/test/inventory.meta"), "forks=5\n");
+        const sh = renderCommand(cfg, kubesprayCommandSpecs(cfg, renderTimeMachines(cfg)).find((x) => x.id === "cluster")!);
+        const record = path.join(dir, "record");
+        const create = (env: Record<string, string> = {}) => {
+            fs.writeFileSync(record, "");
+            const r = spawnSync("/bin/sh", ["-c", sh.create], { cwd: dir, input: "key\n", env: { ...process.env, ...sh.environment, FAKE_RECORD: record, ...env }, encoding: "utf8" });
+            return { status: r.status, stderr: r.stderr, playbooks: fs.readFileSync(record, "utf8").trim().split("\n").filter(Boolean) };
+        };
+        return { create, runDir: path.join(dir, ".kubespray-ha/test"), record };
+    }
+
+    it("first create: cluster.yml only; after it failed, the next create resets aborted control planes first", () => {
+        withTempDir((dir) => {
+            const { create, runDir, record } = setUp(dir);
+            const first = create({ FAKE_CLUSTER_RC: "2" });
+            expect(first.status).toBe(2);
+            expect(first.playbooks).toEqual(["cluster.yml"]);
+            expect(fs.existsSync(path.join(runDir, "cluster-attempt"))).toBe(true);
+            expect(fs.existsSync(path.join(runDir, "cluster-run"))).toBe(false);
+
+            const second = create();
+            expect(second.status).toBe(0);
+            expect(second.playbooks).toEqual(["kubespray-ha-recover.yml", "cluster.yml"]);
+            expect(second.stderr).toMatch(/kubespray-ha: the cluster\.yml started \S+ never completed: kubeadm reset -f on each control plane where kubeadm ran but no API server listens/);
+            // The playbook: kube_control_plane only; reset only where kubeadm ran and no API server listens.
+            const play = parse(fs.readFileSync(`${record}.playbook`, "utf8"));
+            expect(play[0].hosts).toBe("kube_control_plane");
+            const reset = play[0].tasks.find((t: any) => t["ansible.builtin.command"] === "kubeadm reset -f");
+            expect(reset.when).toEqual(["kha_kubelet_config.stat.exists or kha_admin_conf.stat.exists", "kha_api is failed"]);
+            expect(play[0].tasks.find((t: any) => t["ansible.builtin.wait_for"])["ansible.builtin.wait_for"]).toEqual({ host: "127.0.0.1", port: 6443, timeout: 60 });
+            expect(fs.existsSync(path.join(runDir, "cluster-run"))).toBe(true);
+
+            // Once completed, never again: a later cluster.yml (a changed group_var), even a failed one, runs alone.
+            expect(create({ FAKE_CLUSTER_RC: "3" }).playbooks).toEqual(["cluster.yml"]);
+            expect(create().playbooks).toEqual(["cluster.yml"]);
+        });
+    });
+
+    it("a run dir with a completed cluster.yml from before the attempt record existed is never reset", () => {
+        withTempDir((dir) => {
+            const { create, runDir } = setUp(dir);
+            fs.writeFileSync(path.join(runDir, "cluster-run"), "stamp=old\n");
+            fs.writeFileSync(path.join(runDir, "cluster-attempt"), "2026-01-01T00:00:00Z\n");
+            expect(create().playbooks).toEqual(["cluster.yml"]);
+        });
+    });
+});

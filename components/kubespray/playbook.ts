@@ -27,6 +27,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { ClusterConfig, Role } from "../config/config";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
+import { recoverAbortedFirstRun } from "./recover";
 
 /**
  * The Kubespray playbooks this program runs, as paths inside the Kubespray tree (v2.25.1 and v2.31.0):
@@ -733,6 +734,7 @@ cat > /dev/null
     } else if (skip?.kind === "kube-version-deployed-by-cluster-run") {
         body += `if kha_covered ${shellQuote(`kube_version=${skip.kubeVersion}`)}; then echo "kubespray-ha: cluster.yml deployed kube_version ${skip.kubeVersion} in this deployment: no upgrade-cluster.yml needed" >&2; exit 0; fi\n`;
     }
+    if (action.recordsClusterRun) body += recoverAbortedFirstRun();
     action.playbooks.forEach((inv, i) => {
         body += renderInvocation(inv, config, i);
     });
