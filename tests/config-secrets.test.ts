@@ -47,6 +47,12 @@ describe("secrets in the stack file, offline (render, plan)", () => {
         expect(a.groupVars.api_token).not.toBe(b.groupVars.api_token);
     });
 
+    it("sends a secret BGP peer password to its own secret key", () => {
+        const yaml = stackYaml((c) => (c.vip = { address: "10.0.1.5", mode: "bgp", bgp: { localAs: 65000, peers: [{ address: "10.0.1.1", as: 65001, password: { secure: CIPHERTEXT } }] } }));
+        const { cluster, securePaths } = readStackConfig(project, yaml, "test");
+        expect(() => parseClusterConfig(cluster, { stack: "test", securePaths })).toThrow(/vip\.bgp\.peers\[0\]\.password: must not be set here: BGP peer passwords go in the secret kubespray-ha:bgpPeerPasswords/);
+    });
+
     it("refuses a secret outside groupVars, naming its path", () => {
         const yaml = stackYaml((c) => (c.vip = { address: { secure: CIPHERTEXT } }));
         const { cluster, securePaths } = readStackConfig(project, yaml, "test");

@@ -139,12 +139,12 @@ if (reason) {
     });
 
     it("change kubeVersion: upgrade-cluster.yml, not cluster.yml", () => {
-        const { runs } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.31.4" }));
-        expect(runs).toEqual([`upgrade-cluster.yml limit= forks=5 ${config} hosts=cp1,w1,w2 kube_version=1.31.4`]);
+        const { runs } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.34.3" }));
+        expect(runs).toEqual([`upgrade-cluster.yml limit= forks=5 ${config} hosts=cp1,w1,w2 kube_version=1.34.3`]);
     });
 
     it("remove a worker: remove-node.yml -e node=<name> -e skip_confirmation=true, on it alone, after it left the inventory", () => {
-        const next = render(["cp1", "w1"], { kubeVersion: "1.31.4" });
+        const next = render(["cp1", "w1"], { kubeVersion: "1.34.3" });
         const { runs, hosts } = up(next);
         expect(runs).toEqual([`remove-node.yml limit= forks=5 ${config} hosts=w2 node=w2 skip_confirmation=true ip=10.250.0.213`]);
         expect(hosts.w2).toEqual(["remove-node.yml node=w2 skip_confirmation=true ip=10.250.0.213 server=10.250.0.213 user=root"]);
@@ -154,7 +154,7 @@ if (reason) {
     });
 
     it("add the worker back in a later up: it is scaled again (an earlier cluster.yml does not count)", () => {
-        const { runs } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.31.4" }));
+        const { runs } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.34.3" }));
         expect(runs).toEqual([
             `playbooks/facts.yml limit= forks=5 ${config} hosts=cp1,w1,w2`,
             `scale.yml limit=w2 forks=5 ${config} hosts=w2`,
@@ -162,8 +162,8 @@ if (reason) {
     });
 
     it("change a group_var: cluster.yml on every node, and the kubeconfig is read again", () => {
-        const { runs, results } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.31.4", groupVars: { dns_mode: "coredns" } }));
-        expect(runs).toEqual([`cluster.yml limit= forks=5 ${config} hosts=cp1,w1,w2 kube_version=1.31.4 api=${VIP}:6443`]);
+        const { runs, results } = up(render(["cp1", "w1", "w2"], { kubeVersion: "1.34.3", groupVars: { dns_mode: "coredns" } }));
+        expect(runs).toEqual([`cluster.yml limit= forks=5 ${config} hosts=cp1,w1,w2 kube_version=1.34.3 api=${VIP}:6443`]);
         expect(results.map((r) => r.label)).toEqual(["inventory update", "cluster create", "kubeconfig create"]);
     });
 });

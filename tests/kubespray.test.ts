@@ -139,9 +139,9 @@ describe("KubesprayRun", () => {
 
     it("runs upgrade-cluster.yml when kubeVersion changes, and not cluster.yml", async () => {
         const raw = hcloudRaw(3, 2);
-        raw.kubeVersion = "1.31.4";
+        raw.kubeVersion = "1.34.3";
         await construct("e", raw);
-        expect(cmd("e", "upgrade").inputs.triggers).toEqual(["kube_version: 1.31.4"]);
+        expect(cmd("e", "upgrade").inputs.triggers).toEqual(["kube_version: 1.34.3"]);
         expect(cmd("e", "upgrade").inputs.create).toMatch(/\nkha_playbook upgrade-cluster\.yml\n/);
         expect(cmd("e", "cluster").inputs.triggers).toEqual(cmd("a", "cluster").inputs.triggers);
         expect(cmd("e", "node-worker1").inputs.triggers).toEqual(cmd("a", "node-worker1").inputs.triggers);

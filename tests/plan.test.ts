@@ -79,7 +79,7 @@ const withWorker = () => {
     raw.nodes.push({ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"] });
     return raw;
 };
-const baseCluster = () => ({ ...libvirtRaw(), kubeVersion: "1.31.4", groupVars: { ntp_enabled: false, dns_mode: "coredns" } });
+const baseCluster = () => ({ ...libvirtRaw(), kubeVersion: "1.34.3", groupVars: { ntp_enabled: false, dns_mode: "coredns" } });
 /** hcloudRaw() with the Load Balancer's public interface on; `apiEndpoint` unset means its default, public. */
 const hcloudPublic = (apiEndpoint?: "private" | "public") => {
     const raw = hcloudRaw();
@@ -172,12 +172,12 @@ const scenarios: Scenario[] = [
     {
         name: "change kubeVersion",
         before: baseCluster(),
-        after: { ...baseCluster(), kubeVersion: "1.32.0" },
+        after: { ...baseCluster(), kubeVersion: "1.35.4" },
         code: 2,
         text: [
             /^Playbooks that would run, in order:\n {2}1\. upgrade-cluster\.yml +\(upgrade replaced\)\n\n/m,
             /^Variables \(group_vars, inventory vars\): 0 added, 0 removed, 1 changed$/m,
-            /^ {2}~ kube_version: 1\.31\.4 -> 1\.32\.0$/m,
+            /^ {2}~ kube_version: 1\.34\.3 -> 1\.35\.4$/m,
         ],
         absent: [/API ENDPOINT MOVES/, /^ {2}\d\. cluster\.yml/m, /!!!/],
     },
@@ -388,7 +388,7 @@ describe("plan: refs and arguments", () => {
 describe("plan --format md and json", () => {
     const repo = StackRepo.pr(
         stackYaml(baseCluster()),
-        stackYaml({ ...withWorker(), kubeVersion: "1.32.0", vip: { address: "192.168.122.101", mode: "arp" }, groupVars: { ntp_enabled: true, dns_mode: "coredns" } }),
+        stackYaml({ ...withWorker(), kubeVersion: "1.35.4", vip: { address: "192.168.122.101", mode: "arp" }, groupVars: { ntp_enabled: true, dns_mode: "coredns" } }),
     );
 
     it("Markdown: a caution block for the moved endpoint, tables for nodes, endpoint and variables", () => {
@@ -397,11 +397,11 @@ describe("plan --format md and json", () => {
         const md = res.stdout;
         expect(md).toMatch(/^### kubespray-ha plan: stack `dev`$/m);
         expect(md).toMatch(/^> \[!CAUTION\]\n> API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101/m);
-        expect(md).toMatch(/^\*\*Playbooks that would run, in order \(1\):\*\*\n\n1\. `cluster\.yml` \(cluster replaced\)\n\n- not run: upgrade: cluster\.yml deployed kube_version 1\.32\.0 in this deployment\n- not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment$/m);
+        expect(md).toMatch(/^\*\*Playbooks that would run, in order \(1\):\*\*\n\n1\. `cluster\.yml` \(cluster replaced\)\n\n- not run: upgrade: cluster\.yml deployed kube_version 1\.35\.4 in this deployment\n- not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment$/m);
         expect(md).toMatch(/^> \[!WARNING\]\n> kube_version changes in the same `up` as other cluster settings/m);
         expect(md).toMatch(/^\| added \| `kubenode4` \| `192\.168\.122\.24` \| worker \| {2}\|$/m);
         expect(md).toMatch(/^\| VIP \| `192\.168\.122\.100` \| `192\.168\.122\.101` \*\*MOVED\*\* \|$/m);
-        expect(md).toMatch(/^\| changed \| `kube_version` \| `k8s_cluster` \| `1\.31\.4` \| `1\.32\.0` \|$/m);
+        expect(md).toMatch(/^\| changed \| `kube_version` \| `k8s_cluster` \| `1\.34\.3` \| `1\.35\.4` \|$/m);
         expect(md).toMatch(/^\| changed \| `ntp_enabled` \| `k8s_cluster` \| `false` \| `true` \|$/m);
         expect(md).toMatch(/^\| changed \| `loadbalancer_apiserver` \| `k8s_cluster` \| `\{"address":"192\.168\.122\.100","port":6443\}` \|/m);
     });
@@ -415,7 +415,7 @@ describe("plan --format md and json", () => {
         expect(plan.playbooks.errors).toEqual([]);
         expect(plan.nodes.added).toEqual([{ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"], sshAddress: "192.168.122.24", settings: {} }]);
         expect(plan.endpoint).toMatchObject({ moved: true, before: { vip: "192.168.122.100" }, after: { vip: "192.168.122.101", apiServerUrl: "https://192.168.122.101:6443" } });
-        expect(plan.vars).toContainEqual({ key: "kube_version", kind: "changed", before: "1.31.4", after: "1.32.0", group: "k8s_cluster", file: "group_vars/k8s_cluster/k8s-cluster.yml" });
+        expect(plan.vars).toContainEqual({ key: "kube_version", kind: "changed", before: "1.34.3", after: "1.35.4", group: "k8s_cluster", file: "group_vars/k8s_cluster/k8s-cluster.yml" });
         expect(plan.vars).toContainEqual({ key: "ntp_enabled", kind: "changed", before: false, after: true, group: "k8s_cluster", file: "group_vars/k8s_cluster/zz-extra.yml" });
     });
 });

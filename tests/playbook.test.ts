@@ -54,7 +54,7 @@ describe("kubesprayCommandSpecs", () => {
         expect(cluster.machines).toEqual(["cp1", "cp2", "cp3"]);
         expect(cluster.triggers.join("\n")).not.toMatch(/worker/);
         const raw = base();
-        raw.kubeVersion = "1.31.4";
+        raw.kubeVersion = "1.34.3";
         expect(specsOf(raw).find((s) => s.id === "cluster")!.triggers).toEqual(cluster.triggers);
     });
 
@@ -141,9 +141,9 @@ describe("predictRuns", () => {
 
     it("change kubeVersion: upgrade-cluster.yml, not cluster.yml", () => {
         const before = base();
-        before.kubeVersion = "1.30.6";
+        before.kubeVersion = "1.33.4";
         const after = base();
-        after.kubeVersion = "1.31.4";
+        after.kubeVersion = "1.34.3";
         const plan = predictRuns(specsOf(before), specsOf(after));
         expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["upgrade-cluster.yml"]);
         expect(plan.changes.find((c) => c.id === "cluster")!.op).toBe("same");
@@ -153,11 +153,11 @@ describe("predictRuns", () => {
     it("kubeVersion together with a group_var: cluster.yml with an in-place upgrade warning", () => {
         const before = base();
         const after = base();
-        after.kubeVersion = "1.31.4";
+        after.kubeVersion = "1.34.3";
         after.groupVars = { dns_mode: "coredns" };
         const plan = predictRuns(specsOf(before), specsOf(after));
         expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
-        expect(plan.changes.find((c) => c.id === "upgrade")!.skipped).toMatch(/deployed kube_version 1\.31\.4/);
+        expect(plan.changes.find((c) => c.id === "upgrade")!.skipped).toMatch(/deployed kube_version 1\.34\.3/);
         expect(plan.warnings.join("\n")).toMatch(/upgrade-cluster\.yml's node-by-node drain/);
     });
 

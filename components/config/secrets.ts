@@ -74,6 +74,8 @@ export function secretPathProblems(paths: readonly string[]): RuleViolation[] {
         .filter((p) => !secretAllowedAt(p))
         .map((key) => ({
             key,
-            message: `must not be a secret: only ${SECRET_ALLOWED_UNDER.join(", ")} values may be (they reach only the inventory, which then stays secret); set it in plain text`,
+            message: /^vip\.bgp\.peers\[\d+\]\.password$/.test(key)
+                ? "must not be set here: BGP peer passwords go in the secret kubespray-ha:bgpPeerPasswords ({peer address: password})"
+                : `must not be a secret: only ${SECRET_ALLOWED_UNDER.join(", ")} values may be (they reach only the inventory, which then stays secret); set it in plain text`,
         }));
 }

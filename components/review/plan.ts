@@ -61,8 +61,8 @@ function stackConfigMap(stackYaml: string): Record<string, unknown> {
  * `render` and `pulumi preview` would.
  */
 export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string): PlanSide {
-    const { cluster, securePaths } = readStackConfig(projectYaml, stackYaml, stack);
-    const config = parseClusterConfig(cluster, { stack, securePaths });
+    const { cluster, securePaths, bgpPeerPasswords } = readStackConfig(projectYaml, stackYaml, stack);
+    const config = parseClusterConfig(cluster, { stack, securePaths, bgpPeerPasswords });
     const machines = renderTimeMachines(config);
     const files = renderInventory(config, machines);
     const secrets: Record<string, string> = {};
