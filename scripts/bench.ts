@@ -88,8 +88,10 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join("  "));
 }
 
-// `npm run bench -- --vms`: real VMs instead (before main() installs the mocks).
-const run = process.argv.includes("--vms") ? () => import("./bench-vms").then((m) => m.main()) : main;
+// `npm run bench -- --vms`: real VMs instead (before main() installs the mocks); `--cluster`: the real
+// cluster's figures from test-results/real-cluster.json (scripts/bench-cluster.ts).
+const run = process.argv.includes("--cluster") ? () => import("./bench-cluster").then((m) => m.main())
+    : process.argv.includes("--vms") ? () => import("./bench-vms").then((m) => m.main()) : main;
 run().catch((err) => {
     console.error(err);
     process.exit(1);

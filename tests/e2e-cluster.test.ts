@@ -1,0 +1,549 @@
+// A real HA cluster, end to end (issue 16): `pulumi up` of a baremetal stack through the Automation API on
+// the real engine and plugins, real Kubespray v2.31.0 offline (tests/infra/build-mirror.sh + mirror.sh on
+// 10.250.50.1) onto three systemd-nspawn control-plane/etcd nodes (tests/infra/nspawn-nodes.sh) with
+// kube-vip ARP on host0. Flow:
+//   first up that fails midway (a kubeadm init that never finishes), then the fixed up completes
+//   -> `npm run verify` passes -> `verify --failover` (kube-vip's manifest off the holder) measured
+//   -> a hard failure measured (SIGKILL the holder node, boot it again, it rejoins Ready)
+//   -> a no-op up runs no command -> add a worker: facts.yml + scale.yml --limit=w1 only, w1 Ready
+//   -> remove it: remove-node.yml, it leaves the node list -> destroy.
+// Figures go to test-results/real-cluster.json (`npm run bench -- --cluster` prints them), Kubespray's
+// logs to test-results/real-cluster-logs/. Everything made (nodes, bridge, mirror servers, temp dirs)
+// is removed in afterAll, also after a failure.
+//
+// Subnet 10.250.50.0/24 (bridge kha-ns50), nothing else. Some sysctls a kubelet writes are global to the
+// host kernel (kernel.panic, vm.overcommit_memory, fs.inotify.max_user_instances): acceptable on a
+// throwaway test machine.
+//
+// Skipped (with the reason printed) when a prerequisite is missing; under CI=true that fails instead.
+// Knobs: KUBESPRAY_HA_E2E_FAIL_FIRST=0 skips the failing first up (saves ~5 min); KUBESPRAY_HA_E2E_HARD_KILLS=N
+// kills the holder N times per lease setting; KUBESPRAY_HA_E2E_LEASE_EXPERIMENT="3/2/1" (default; "0": off) also
+// measures those kube-vip lease timings, written into the nodes' kube-vip manifests in place (evidence for the
+// product's defaults, not a product path).
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { parse, stringify } from "yaml";
+import { apiGet } from "../components/verify/api";
+import { allPassed, formatResults } from "../components/verify/checks";
+import { formatTimeline } from "../components/verify/timeline";
+import { kubeVipFailover, loadContext, measureFailover, runChecksUntilPassing, VerifyContext } from "../components/verify/verify";
+import { copyProject, Engine, engineStack, findEngine, PASSPHRASE, pluginsMissing } from "./helpers/engine";
+import { EventLog } from "./helpers/engine-events";
+import { generateKeyPair } from "./helpers/keys";
+import { createNodes, nspawnNodesOrReason, NspawnNodes } from "./helpers/nspawn";
+import { cacheRoot } from "./helpers/vm-image";
+
+jest.setTimeout(4 * 3600_000);
+
+const ROOT = path.join(__dirname, "..");
+const INFRA = path.join(__dirname, "infra");
+const SUBNET = "10.250.50";
+const BRIDGE = "kha-ns50";
+const GATEWAY = `${SUBNET}.1`;
+const VIP = `${SUBNET}.100`;
+const FILES_PORT = 8050;
+const REGISTRY_PORT = 5050;
+const STACK = "e2e";
+const CLUSTER = "kubespray-ha:cluster";
+const CONTROL_PLANES = [{ name: "cp1", ip: `${SUBNET}.11` }, { name: "cp2", ip: `${SUBNET}.12` }, { name: "cp3", ip: `${SUBNET}.13` }];
+const WORKER = { name: "w1", ip: `${SUBNET}.14` };
+const RESULTS_DIR = path.join(ROOT, "test-results");
+const FAIL_FIRST = process.env.KUBESPRAY_HA_E2E_FAIL_FIRST !== "0";
+/** Hard kills per lease setting (each: kill, measure, boot, rejoin). */
+const HARD_KILLS = Number(process.env.KUBESPRAY_HA_E2E_HARD_KILLS ?? "1");
+/** Other kube-vip lease timings to measure, "duration/renew/retry" in seconds (written into the manifests in place); "0": none. */
+const LEASE_EXPERIMENT = process.env.KUBESPRAY_HA_E2E_LEASE_EXPERIMENT ?? "3/2/1";
+
+const t0 = Date.now();
+const progress = (msg: string) => process.stdout.write(`[e2e-cluster ${new Date().toISOString().slice(11, 19)} +${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`);
+
+// ------------------------------------------------------------------------------------------------
+// Prerequisites: the engine with the real command and kubernetes plugins, nspawn nodes, the mirror,
+// the Kubespray tree and venv.
+const mirrorDir = process.env.KUBESPRAY_HA_MIRROR_DIR ?? path.join(cacheRoot(), "mirror-v2.31.0");
+function prerequisiteReason(): string | undefined {
+    const found = findEngine();
+    if ("reason" in found) return found.reason;
+    for (const plugin of ["command", "kubernetes"]) {
+        if (!fs.existsSync(path.join(found.binDir, `pulumi-resource-${plugin}`))) return `no pulumi-resource-${plugin} in ${found.binDir}: run tests/infra/install-pulumi.sh`;
+    }
+    const plugins = pluginsMissing(found, ["command", "kubernetes"]);
+    if (plugins) return plugins;
+    const nodes = nspawnNodesOrReason();
+    if (nodes) return nodes;
+    if (!fs.existsSync(path.join(mirrorDir, "COMPLETE"))) return `no complete offline mirror in ${mirrorDir}: run tests/infra/build-mirror.sh (30-50 min cold)`;
+    const tree = spawnSync(path.join(INFRA, "kubespray.sh"), ["v2.31.0"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    if (tree.status !== 0) return `tests/infra/kubespray.sh v2.31.0 failed: ${tree.stderr.trim().split("\n").pop()}`;
+    return undefined;
+}
+// Until this test has passed here end to end, it runs only when asked (KUBESPRAY_HA_REAL_CLUSTER=1).
+const GATE = process.env.KUBESPRAY_HA_REAL_CLUSTER === "1" ? undefined : "set KUBESPRAY_HA_REAL_CLUSTER=1 to deploy a real cluster (about an hour on 2 cores)";
+const reason = GATE ?? prerequisiteReason();
+if (reason) {
+    if (process.env.CI && !GATE) {
+        test("a real cluster can be deployed here", () => {
+            throw new Error(`tests/e2e-cluster.test.ts cannot run under CI: ${reason}`);
+        });
+    } else {
+        console.warn(`skipping tests/e2e-cluster.test.ts: ${reason}`);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The test stack. The product's defaults are for real machines; each value below is what THIS
+// machine's kernel and sandbox need (../shared/REAL-CLUSTER.md), set explicitly.
+function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; workDir: string; checksums: Record<string, string>; withWorker: boolean; failFirst: boolean }): Record<string, unknown> {
+    const groupVars: Record<string, unknown> = {
+        // No IP_VS / dummy / ipip modules in this kernel (CONFIG_MODULES off): flannel's vxlan is built in.
+        kube_network_plugin: "flannel",
+        // nodelocaldns needs the dummy module.
+        enable_nodelocaldns: false,
+        // cgroups are v1 only here; kubelet 1.35 refuses v1 unless told, and kubeadm's preflight must skip it.
+        kubelet_fail_cgroup_v1: false,
+        kubeadm_ignore_preflight_errors: ["SystemVerification"],
+        // No CAP_SYS_RESOURCE in this sandbox: runc cannot raise oom_score_adj.
+        containerd_extra_runtime_args: { restrict_oom_score_adj: true },
+        // The hard RLIMIT_NOFILE here is 20000; Kubespray's base spec asks 65535 ("error setting rlimits").
+        containerd_base_runtime_spec_rlimit_nofile: 16384,
+        // Kubespray puts the cluster DNS first in the nodes' resolv.conf; CoreDNS forwarding there loops.
+        upstream_dns_servers: [GATEWAY],
+        // net.netfilter.nf_conntrack_max is not writable from a node.
+        kube_proxy_conntrack_max_per_core: 0,
+        // etcd as systemd services on the hosts: one image fewer, and no etcd restart with kubelet.
+        etcd_deployment_type: "host",
+        // Not needed by the test; each is an image or a chart fewer to mirror and pull.
+        enable_dns_autoscaler: false,
+        helm_enabled: false,
+        metrics_server_enabled: false,
+        ingress_nginx_enabled: false,
+        // The mirror holds crictl 1.34.0 (a valid key of Kubespray's crictl_checksums; on the Go proxy).
+        crictl_version: "1.34.0",
+        // Failures show the task's output in the log.
+        unsafe_show_logs: true,
+    };
+    if (opts.failFirst) {
+        // The failing first up: without the rlimit fix no container starts, so kubeadm init writes the
+        // kubelet config and then waits for a control plane that never comes (the hand run's failure);
+        // the timeout ends each of Kubespray's three init attempts after 60 s instead of 300 s.
+        delete groupVars.containerd_base_runtime_spec_rlimit_nofile;
+        groupVars.kubeadm_init_timeout = "60s";
+    }
+    const nodes = [
+        ...CONTROL_PLANES.map((n) => ({ ...n, roles: ["control-plane", "etcd", "worker"] })),
+        ...(opts.withWorker ? [{ ...WORKER, roles: ["worker"] }] : []),
+    ];
+    return {
+        backend: "baremetal",
+        name: STACK,
+        network: { cidr: `${SUBNET}.0/24` },
+        // systemd-nspawn --network-bridge names the node's NIC host0.
+        interface: "host0",
+        vip: { address: VIP, mode: "arp" },
+        // No IP_VS in this kernel; nftables mode fails on Kubespray's modprobe task (no /proc/modules).
+        kubeProxyMode: "iptables",
+        ssh: { user: "root", waitSeconds: 120 },
+        nodes,
+        kubespray: { dir: opts.kubesprayDir, ansiblePlaybook: opts.ansiblePlaybook, workDir: opts.workDir },
+        offline: { filesRepo: `http://${GATEWAY}:${FILES_PORT}`, registry: `${GATEWAY}:${REGISTRY_PORT}`, registryInsecure: true, checksums: opts.checksums },
+        groupVars,
+    };
+}
+
+// ------------------------------------------------------------------------------------------------
+interface Figures {
+    environment?: Record<string, unknown>;
+    firstFailedUpSeconds?: number;
+    clusterUpSeconds?: number;
+    clusterYmlSeconds?: number;
+    recoveryResetNodes?: string[];
+    verifySeconds?: number;
+    failoverSeconds: number[];
+    failedProbes: number[];
+    totalProbes: number[];
+    failoverRuns: Record<string, unknown>[];
+    rejoinReadySeconds?: number;
+    noopUpSeconds?: number;
+    noopCommandsRun?: number;
+    scaleSeconds?: number;
+    removeSeconds?: number;
+    destroySeconds?: number;
+    kubeVersion?: string;
+    kubeVipVersion?: string;
+    leaseTimings?: { leaseDuration: number; renewDeadline: number; retryPeriod: number };
+    leaseExperiment?: Record<string, unknown>[];
+    steps: Record<string, number>;
+    completed: boolean;
+}
+
+(reason ? describe.skip : describe)("a real HA cluster: pulumi up with real Kubespray v2.31.0 on nspawn nodes", () => {
+    const figures: Figures = { failoverSeconds: [], failedProbes: [], totalProbes: [], failoverRuns: [], steps: {}, completed: false };
+    let engine: Engine;
+    let work: string;
+    let project: string;
+    let nodes: NspawnNodes | undefined;
+    let mirrorState: string | undefined;
+    let stack: Stack;
+    let keys: { privateKeyPath: string; publicKeyPath: string };
+    let kubesprayDir: string;
+    let ansiblePlaybook: string;
+    let checksums: Record<string, string>;
+    let env: Record<string, string>;
+    const stackFile = () => path.join(project, `Pulumi.${STACK}.yaml`);
+    const runDir = () => path.join(project, ".kubespray-ha", STACK);
+    const logDir = () => path.join(runDir(), "logs");
+    const logs = () => (fs.existsSync(logDir()) ? fs.readdirSync(logDir()).sort() : []);
+
+    async function timed<T>(label: string, op: () => Promise<T>): Promise<[T, number]> {
+        progress(`${label}: start`);
+        const start = Date.now();
+        try {
+            const r = await op();
+            const s = (Date.now() - start) / 1000;
+            figures.steps[label] = s;
+            progress(`${label}: done in ${s.toFixed(1)} s`);
+            return [r, s];
+        } catch (err) {
+            figures.steps[`${label} (failed)`] = (Date.now() - start) / 1000;
+            progress(`${label}: FAILED after ${((Date.now() - start) / 1000).toFixed(1)} s`);
+            throw err;
+        }
+    }
+
+    function writeStack(withWorker: boolean, failFirst = false): void {
+        const file = fs.existsSync(stackFile()) ? parse(fs.readFileSync(stackFile(), "utf8")) : { config: {} };
+        file.config[CLUSTER] = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: path.join(project, ".kubespray-ha"), checksums, withWorker, failFirst });
+        fs.writeFileSync(stackFile(), stringify(file));
+    }
+
+    /** The engine's stdout (the commands' progress: Kubespray's play/task names) into the test log. */
+    const onOutput = (s: string) => {
+        for (const line of s.split("\n")) if (line.trim()) process.stdout.write(`    | ${line}\n`);
+    };
+
+    /** Seconds a playbook command's log covers: from the start time in its name to its last write. */
+    function logSeconds(file: string): number {
+        const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(file)!;
+        const start = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+        return (fs.statSync(path.join(logDir(), file)).mtimeMs - start) / 1000;
+    }
+
+    /** `npm run verify` itself (ts-node scripts/verify.ts), against the test's state backend. */
+    function verifyCli(args: string[]): Promise<{ code: number | null; json: any; stderr: string; seconds: number }> {
+        return new Promise((resolve) => {
+            const start = Date.now();
+            const child: ChildProcess = spawn(path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", path.join(ROOT, "scripts", "verify.ts"),
+                "--stack", STACK, "--cwd", project, "--known-hosts", nodes!.knownHostsFile, "--json", ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+            let out = "";
+            let err = "";
+            child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+            child.stderr!.on("data", (d: Buffer) => {
+                err += d.toString();
+                process.stdout.write(`    verify| ${d.toString()}`);
+            });
+            child.on("close", (code) => {
+                let json: any;
+                try {
+                    json = JSON.parse(out);
+                } catch {
+                    json = undefined;
+                }
+                resolve({ code, json, stderr: err, seconds: (Date.now() - start) / 1000 });
+            });
+        });
+    }
+
+    let verifyCtx: VerifyContext | undefined;
+    let verifyKey: { cleanup(): void } | undefined;
+    async function context(): Promise<VerifyContext> {
+        if (!verifyCtx) {
+            const saved = { ...process.env };
+            Object.assign(process.env, env);
+            try {
+                const loaded = await loadContext({ stack: STACK, cwd: project, knownHosts: nodes!.knownHostsFile, log: progress });
+                verifyCtx = loaded.ctx;
+                verifyKey = loaded.key;
+            } finally {
+                for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+            }
+        }
+        return verifyCtx;
+    }
+    const resetContext = () => {
+        verifyKey?.cleanup();
+        verifyCtx = undefined;
+        verifyKey = undefined;
+    };
+
+    beforeAll(async () => {
+        engine = findEngine() as Engine;
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "kha-e2e-cluster-"));
+        keys = generateKeyPair(path.join(work, "keys"), "id_ed25519", "kubespray-ha-e2e-cluster");
+        const tree = spawnSync(path.join(INFRA, "kubespray.sh"), ["v2.31.0"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        const [treeDir, venvBin] = tree.stdout.trim().split("\n").slice(-2);
+        kubesprayDir = treeDir;
+        ansiblePlaybook = path.join(venvBin, "ansible-playbook");
+        checksums = JSON.parse(fs.readFileSync(path.join(mirrorDir, "checksums.json"), "utf8"));
+        const uname = spawnSync("uname", ["-r"], { encoding: "utf8" }).stdout.trim();
+        figures.environment = {
+            kernel: uname, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverageAtStart: os.loadavg().map((l) => l.toFixed(1)).join(" "),
+            kubespray: "v2.31.0", ansibleCore: spawnSync(path.join(venvBin, "ansible"), ["--version"], { encoding: "utf8" }).stdout.split("\n")[0],
+            pulumi: spawnSync(path.join(engine.binDir, "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim(), node: process.version,
+            nodes: "systemd-nspawn (Debian bookworm rootfs), 3 control-plane/etcd + 1 worker",
+        };
+        progress(`environment: ${JSON.stringify(figures.environment)}`);
+
+        const [made] = await timed("nodes up", () => createNodes({ subnet: SUBNET, bridge: BRIDGE, nodes: [...CONTROL_PLANES, WORKER], publicKeyFile: keys.publicKeyPath }));
+        nodes = made;
+        mirrorState = path.join(work, "mirror");
+        fs.mkdirSync(mirrorState);
+        const mirror = spawnSync(path.join(INFRA, "mirror.sh"), ["start", GATEWAY, String(FILES_PORT), String(REGISTRY_PORT), mirrorState], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        if (mirror.status !== 0) throw new Error(`mirror.sh start failed (${mirror.status})`);
+        progress(`mirror: ${mirror.stdout.trim().replace(/\n/g, ", ")}`);
+
+        project = copyProject({});
+        writeStack(false, FAIL_FIRST);
+        const state = path.join(project, ".state");
+        env = {
+            PATH: `${engine.binDir}:${process.env.PATH}`,
+            PULUMI_BACKEND_URL: `file://${state}`,
+            PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+            PULUMI_HOME: path.join(project, ".pulumi-home"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+            KUBESPRAY_HA_PULUMI: path.join(engine.binDir, "pulumi"),
+        };
+        stack = await engineStack(engine, project, STACK, { TMPDIR: path.join(work, "tmp") });
+        fs.mkdirSync(path.join(work, "tmp"));
+        await stack.setConfig("kubespray-ha:sshPrivateKey", { value: fs.readFileSync(keys.privateKeyPath, "utf8"), secret: true });
+    });
+
+    afterAll(async () => {
+        resetContext();
+        fs.mkdirSync(RESULTS_DIR, { recursive: true });
+        fs.writeFileSync(path.join(RESULTS_DIR, "real-cluster.json"), `${JSON.stringify({ measuredAt: new Date().toISOString(), ...figures }, null, 2)}\n`);
+        progress(`figures: ${JSON.stringify(figures)}`);
+        if (project && fs.existsSync(logDir())) {
+            const keep = path.join(RESULTS_DIR, "real-cluster-logs");
+            fs.rmSync(keep, { recursive: true, force: true });
+            fs.cpSync(logDir(), keep, { recursive: true });
+        }
+        const errors: string[] = [];
+        if (mirrorState) {
+            const r = spawnSync(path.join(INFRA, "mirror.sh"), ["stop", mirrorState], { stdio: ["ignore", "ignore", "inherit"] });
+            if (r.status !== 0) errors.push(`mirror.sh stop ${mirrorState} failed`);
+        }
+        if (nodes) await nodes.destroy().catch((e) => errors.push(String(e)));
+        for (const dir of [project, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        if (errors.length > 0) throw new Error(errors.join("\n"));
+    });
+
+    const ssh = (node: string, command: string) => nodes!.ssh(keys.privateKeyPath, node, command);
+
+    (FAIL_FIRST ? it : it.skip)("a first up that fails midway (kubeadm init never finishes) leaves kubeadm state and no API server", async () => {
+        const [outcome, seconds] = await timed("first up (fails)", () => stack.up({ onOutput }).then(() => "succeeded", (e: Error) => e.message));
+        figures.firstFailedUpSeconds = seconds;
+        expect(outcome).not.toBe("succeeded");
+        expect(outcome).toMatch(/cluster\.yml/);
+        // The state the hand run met: kubeadm wrote the kubelet config on cp1, and no API server listens.
+        expect(ssh("cp1", "test -f /var/lib/kubelet/config.yaml && echo present").stdout.trim()).toBe("present");
+        expect(ssh("cp1", "ss -Hltn 'sport = :6443' | wc -l").stdout.trim()).toBe("0");
+        expect(fs.existsSync(path.join(runDir(), "cluster-attempt"))).toBe(true);
+        expect(fs.existsSync(path.join(runDir(), "cluster-run"))).toBe(false);
+    });
+
+    it("first (fixed) up: cluster.yml deploys three control planes behind the VIP; the kubeconfig is secret and points at it", async () => {
+        writeStack(false);
+        const before = logs();
+        const [result, seconds] = await timed("cluster up", () => stack.up({ onOutput }));
+        figures.clusterUpSeconds = seconds;
+        expect(result.summary.result).toBe("succeeded");
+        expect(result.outputs.kubeconfig.secret).toBe(true);
+        expect(parse(result.outputs.kubeconfig.value).clusters[0].cluster.server).toBe(`https://${VIP}:6443`);
+        const clusterLog = logs().filter((f) => !before.includes(f) && f.includes("-cluster-create")).pop()!;
+        expect(clusterLog).toBeDefined();
+        figures.clusterYmlSeconds = logSeconds(clusterLog);
+        const text = fs.readFileSync(path.join(logDir(), clusterLog), "utf8");
+        if (FAIL_FIRST) {
+            // The retry reset the aborted control plane first, then cluster.yml completed.
+            expect(text).toMatch(/kubespray-ha \| kubeadm reset -f/);
+            const section = text.slice(text.indexOf("TASK [kubespray-ha | kubeadm reset -f"));
+            const task = section.slice(0, Math.max(section.indexOf("\nPLAY"), 0) || undefined);
+            figures.recoveryResetNodes = [...task.matchAll(/^changed: \[([^\]]+)\]/gm)].map((m) => m[1]);
+            progress(`recovery: kubeadm reset -f on ${figures.recoveryResetNodes.join(", ") || "no node"}`);
+            expect(figures.recoveryResetNodes).toContain("cp1");
+        }
+        expect(text).toMatch(/PLAY RECAP/);
+        // Versions as deployed.
+        const ctx = await context();
+        const version = await apiGet(ctx.target.kubeconfig, { path: "/version", timeoutMs: 5000 });
+        figures.kubeVersion = JSON.parse(version.body ?? "{}").gitVersion;
+        const manifest = ssh("cp1", "cat /etc/kubernetes/manifests/kube-vip.yml").stdout;
+        figures.kubeVipVersion = /image: \S+:(\S+)/.exec(manifest)?.[1];
+        const env = (name: string) => Number(new RegExp(`name: ${name}\\s+value: "?(\\d+)`).exec(manifest)?.[1]);
+        figures.leaseTimings = { leaseDuration: env("vip_leaseduration"), renewDeadline: env("vip_renewdeadline"), retryPeriod: env("vip_retryperiod") };
+        progress(`deployed: Kubernetes ${figures.kubeVersion}, kube-vip ${figures.kubeVipVersion}, lease ${JSON.stringify(figures.leaseTimings)}`);
+    });
+
+    it("npm run verify passes: API through the VIP, VIP on one control plane = lease holder, kube-vip everywhere, nodes Ready", async () => {
+        // The cluster settles (CoreDNS, flannel) for a bounded while first.
+        const ctx = await context();
+        const settled = await runChecksUntilPassing(ctx, 300_000);
+        progress(`settled after ${settled.seconds.toFixed(1)} s:\n${formatResults(settled.results)}`);
+        const r = await verifyCli([]);
+        figures.verifySeconds = r.seconds;
+        expect(r.json?.checks?.map((c: any) => [c.name, c.status])).toEqual([["api", "pass"], ["vip", "pass"], ["lease", "pass"], ["kube-vip", "pass"], ["nodes", "pass"]]);
+        expect(r.code).toBe(0);
+    });
+
+    it("verify --failover: kube-vip's manifest off the holder moves the VIP; restored, the checks pass again", async () => {
+        const r = await verifyCli(["--failover"]);
+        const f = r.json?.failover;
+        expect(f).toBeDefined();
+        figures.failoverSeconds.push(f.secondsWithoutAnswer);
+        figures.failedProbes.push(f.failedProbes);
+        figures.totalProbes.push(f.totalProbes);
+        figures.failoverRuns.push({ kind: "kube-vip manifest moved off the holder (verify --failover)", ...f, after: undefined });
+        progress(`verify --failover: ${JSON.stringify({ ...f, after: undefined })}`);
+        expect(f.complete).toBe(true);
+        expect(f.newHolder).not.toBe(f.oldHolder);
+        expect(r.code).toBe(0);
+    });
+
+    /** SIGKILL the VIP holder node, measure through the VIP, boot it again and wait until every check passes. */
+    async function hardKill(label: string): Promise<Record<string, unknown>> {
+        const ctx = await context();
+        const before = await runChecksUntilPassing(ctx, 180_000);
+        expect(allPassed(before.results)).toBe(true);
+        const holder = before.holder!;
+        const [m] = await timed(`hard failover (${label})`, () => measureFailover(ctx, { oldHolder: holder, takeOut: () => nodes!.stop(holder), boundMs: 180_000 }));
+        progress(`hard failure of ${holder} (${label}): ${formatTimeline(m, holder)}`);
+        const run = {
+            kind: `holder node SIGKILLed (nspawn-nodes.sh stop-node), ${label}`, oldHolder: holder, newHolder: m.newHolder, complete: m.complete,
+            secondsWithoutAnswer: m.secondsWithoutAnswer, failedProbes: m.failedProbes, totalProbes: m.totalProbes,
+            newHolderSeenAfter: m.newHolderSeenAfter, firstFailureAfter: m.firstFailureAfter, answeringAgainAfter: m.answeringAgainAfter,
+        };
+        const [, rejoin] = await timed(`killed node boots and rejoins (${label})`, async () => {
+            await nodes!.start(holder);
+            const after = await runChecksUntilPassing(ctx, 600_000);
+            progress(formatResults(after.results));
+            expect(allPassed(after.results)).toBe(true);
+        });
+        expect(m.complete).toBe(true);
+        return { ...run, rejoinReadySeconds: rejoin };
+    }
+
+    it("a hard failure: the holder node SIGKILLed, the VIP moves; booted again, the node rejoins Ready", async () => {
+        for (let i = 0; i < HARD_KILLS; i++) {
+            const run = await hardKill("default lease timings");
+            figures.failoverSeconds.push(run.secondsWithoutAnswer as number);
+            figures.failedProbes.push(run.failedProbes as number);
+            figures.totalProbes.push(run.totalProbes as number);
+            figures.failoverRuns.push(run);
+            figures.rejoinReadySeconds = run.rejoinReadySeconds as number;
+        }
+    });
+
+    it("a no-op up runs no command", async () => {
+        const log = new EventLog();
+        const before = logs();
+        const [result, seconds] = await timed("no-op up", () => stack.up({ onEvent: log.onEvent, onOutput }));
+        figures.noopUpSeconds = seconds;
+        const commands = log.steps("pre").filter((s) => s.type === "command:local:Command");
+        figures.noopCommandsRun = commands.filter((s) => s.op !== "same").length;
+        expect(commands.length).toBeGreaterThan(0);
+        expect(commands.filter((s) => s.op !== "same")).toEqual([]);
+        expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
+        expect(logs()).toEqual(before);
+    });
+
+    it("adding a worker runs only playbooks/facts.yml and scale.yml --limit=w1; w1 joins Ready", async () => {
+        writeStack(true);
+        const before = logs();
+        const [, seconds] = await timed("scale up (add w1)", () => stack.up({ onOutput }));
+        figures.scaleSeconds = seconds;
+        const added = logs().filter((f) => !before.includes(f));
+        expect(added.map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""))).toEqual(["node-w1-create.log"]);
+        const runs = fs.readFileSync(path.join(logDir(), added[0]), "utf8").split("\n").filter((l) => l.startsWith("kubespray-ha: ") && l.includes(" -i "));
+        expect(runs.map((l) => /-b --forks \d+ --user \S+ (.*) \(log:/.exec(l)?.[1])).toEqual(["playbooks/facts.yml", "scale.yml --limit=w1"]);
+        resetContext();
+        const after = await runChecksUntilPassing(await context(), 300_000);
+        progress(formatResults(after.results));
+        expect(after.results.find((r) => r.name === "nodes")?.status).toBe("pass");
+        expect(after.results.find((r) => r.name === "nodes")?.detail).toMatch(/^4 Ready/);
+    });
+
+    it("removing it runs remove-node.yml before its machine goes, and it leaves the node list", async () => {
+        writeStack(false);
+        const log = new EventLog();
+        const before = logs();
+        const [, seconds] = await timed("remove w1", () => stack.up({ onEvent: log.onEvent, onOutput }));
+        figures.removeSeconds = seconds;
+        const added = logs().filter((f) => !before.includes(f));
+        expect(added.map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""))).toEqual(["node-w1-delete.log"]);
+        expect(fs.readFileSync(path.join(logDir(), added[0]), "utf8")).toMatch(/remove-node\.yml -e node=w1 -e skip_confirmation=true/);
+        const deletes = log.steps().filter((s) => s.op === "delete");
+        const seq = (kind: "pre" | "outputs", name: string) => deletes.find((d) => d.kind === kind && d.name === name)?.seq ?? -1;
+        expect(seq("outputs", `${STACK}-kubespray-node-w1`)).toBeGreaterThan(0);
+        expect(seq("outputs", `${STACK}-kubespray-node-w1`)).toBeLessThan(seq("pre", `${STACK}-w1-ready`));
+        resetContext();
+        const ctx = await context();
+        const list = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/nodes", timeoutMs: 10_000 });
+        expect(JSON.parse(list.body ?? "{}").items.map((n: any) => n.metadata.name).sort()).toEqual(["cp1", "cp2", "cp3"]);
+    });
+
+    // Evidence for the product's lease defaults: the same failovers with other timings, written into the
+    // manifests in place (kubelet restarts kube-vip); exactly what vip.leaseDuration/renewDeadline/retryPeriod render.
+    (LEASE_EXPERIMENT !== "0" ? it : it.skip)(`experiment: failover with kube-vip lease timings ${LEASE_EXPERIMENT}`, async () => {
+        const [d, r, p] = LEASE_EXPERIMENT.split("/").map(Number);
+        const manifest = "/etc/kubernetes/manifests/kube-vip.yml";
+        const edit = [
+            `sed -i -e '/name: vip_leaseduration/{n;s/value: .*/value: "${d}"/}'`,
+            `-e '/name: vip_renewdeadline/{n;s/value: .*/value: "${r}"/}'`,
+            `-e '/name: vip_retryperiod/{n;s/value: .*/value: "${p}"/}' ${manifest}`,
+            `&& grep -A1 -E 'vip_(leaseduration|renewdeadline|retryperiod)' ${manifest} | grep value | tr -d ' ' | tr '\\n' ' '`,
+        ].join(" ");
+        for (const cp of CONTROL_PLANES) {
+            const out = ssh(cp.name, edit);
+            expect(out.status).toBe(0);
+            progress(`${cp.name}: kube-vip manifest now ${out.stdout.trim()}`);
+        }
+        // Let kubelet replace every kube-vip pod before measuring.
+        await new Promise((res) => setTimeout(res, 30_000));
+        const results: Record<string, unknown>[] = [];
+        const ctx = await context();
+        const ready = await runChecksUntilPassing(ctx, 300_000);
+        expect(allPassed(ready.results)).toBe(true);
+        const moved = await kubeVipFailover(ctx, ready.holder!);
+        const m = moved.measurement;
+        results.push({
+            kind: "kube-vip manifest moved off the holder", oldHolder: m.oldHolder, newHolder: m.newHolder, complete: m.complete,
+            secondsWithoutAnswer: m.secondsWithoutAnswer, failedProbes: m.failedProbes, totalProbes: m.totalProbes, newHolderSeenAfter: m.newHolderSeenAfter,
+        });
+        for (let i = 0; i < HARD_KILLS; i++) results.push(await hardKill(`lease ${LEASE_EXPERIMENT}`));
+        // Stability while nothing is taken out: the holder over 60 s, and kube-vip's restarts.
+        const watch: string[] = [];
+        for (let i = 0; i < 30; i++) {
+            const a = await apiGet(ctx.target.kubeconfig, { path: "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock", timeoutMs: 2000 });
+            watch.push(a.status === 200 ? JSON.parse(a.body ?? "{}").spec?.holderIdentity ?? "?" : `(${a.errorCode ?? a.status})`);
+            await new Promise((res) => setTimeout(res, 2000));
+        }
+        const pods = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-vip", timeoutMs: 5000 });
+        const kubeVipRestarts = (JSON.parse(pods.body ?? "{}").items ?? []).map((pod: any) => `${pod.spec.nodeName}:${pod.status.containerStatuses?.[0]?.restartCount}`);
+        const holderChanges = watch.filter((h, i) => i > 0 && h !== watch[i - 1]).length;
+        figures.leaseExperiment = [{ setting: LEASE_EXPERIMENT, runs: results, holderChangesIn60sIdle: holderChanges, holdersSeen: [...new Set(watch)], kubeVipRestarts }];
+        progress(`lease experiment ${LEASE_EXPERIMENT}: ${JSON.stringify(figures.leaseExperiment)}`);
+    });
+
+    it("destroy removes every resource of the stack", async () => {
+        resetContext();
+        const [result, seconds] = await timed("destroy", () => stack.destroy({ onOutput }));
+        figures.destroySeconds = seconds;
+        expect(result.summary.result).toBe("succeeded");
+        const exported = await stack.exportStack();
+        expect((exported.deployment?.resources ?? []).filter((r: any) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+        figures.completed = true;
+    });
+});
