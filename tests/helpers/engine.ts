@@ -18,8 +18,8 @@ export const PASSPHRASE = "kubespray-ha-test-passphrase";
 
 export interface Engine {
     binDir: string;
-    /** Provider plugins that are our stand-ins (STANDIN-*.txt), with the first line of each note. */
-    standins: Record<string, string>;
+    /** Provider plugins built at another version than package.json pins (NOTE-*.txt), with the first line of each note. */
+    notes: Record<string, string>;
     /** Provider plugins that could not be built (UNAVAILABLE-*.txt), with the reason's first line. */
     unavailable: Record<string, string>;
 }
@@ -48,17 +48,17 @@ export function findEngine(): Engine | { reason: string } {
         }
     }
     const cacheDir = path.dirname(binDir);
-    return { binDir, standins: notes(cacheDir, "STANDIN-"), unavailable: notes(cacheDir, "UNAVAILABLE-") };
+    return { binDir, notes: notes(cacheDir, "NOTE-"), unavailable: notes(cacheDir, "UNAVAILABLE-") };
 }
 
-/** Why a test needing these provider plugins cannot run, or undefined. Stand-ins are printed, never hidden. */
+/** Why a test needing these provider plugins cannot run, or undefined. Version notes are printed, never hidden. */
 export function pluginsMissing(engine: Engine, plugins: string[]): string | undefined {
     const missing = plugins.filter((p) => engine.unavailable[p] !== undefined);
     if (missing.length > 0) {
         return missing.map((p) => `pulumi-resource-${p} is unavailable: ${engine.unavailable[p]}`).join("; ");
     }
-    for (const p of plugins.filter((p) => engine.standins[p] !== undefined)) {
-        console.warn(`note: the engine runs with our stand-in pulumi-resource-${p}: ${engine.standins[p]}`);
+    for (const p of plugins.filter((p) => engine.notes[p] !== undefined)) {
+        console.log(`note: ${engine.notes[p]}`);
     }
     return undefined;
 }
