@@ -28,7 +28,7 @@ const ROWS: [string, string][] = [
 const show = (v: unknown): string => {
     if (v === undefined || v === null) return "-";
     if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(1);
-    if (Array.isArray(v)) return v.map(show).join(", ");
+    if (Array.isArray(v)) return v.length === 0 ? "-" : v.map(show).join(", ");
     if (typeof v === "object") return Object.values(v as Record<string, unknown>).map(show).join("/");
     return String(v);
 };
