@@ -419,18 +419,34 @@ interface Figures {
         expect(r.code).toBe(0);
     });
 
+    /** The node whose etcd member leads (Kubespray's host etcd, its admin certificate), asked on `via`. */
+    function etcdLeaderNode(via: string): string | undefined {
+        const certs = `ETCDCTL_CERT=/etc/ssl/etcd/ssl/admin-${via}.pem ETCDCTL_KEY=/etc/ssl/etcd/ssl/admin-${via}-key.pem ETCDCTL_CACERT=/etc/ssl/etcd/ssl/ca.pem`;
+        const r = ssh(via, `${certs} /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 endpoint status --cluster -w json`);
+        try {
+            const status: any[] = JSON.parse(r.stdout);
+            const leader = status.find((e) => e.Status.header.member_id === e.Status.leader);
+            return CONTROL_PLANES.find((n) => String(leader?.Endpoint).includes(`//${n.ip}:`))?.name;
+        } catch {
+            return undefined;
+        }
+    }
+
     /** SIGKILL the VIP holder node, measure through the VIP, boot it again and wait until every check passes. */
     async function hardKill(label: string): Promise<Record<string, unknown>> {
         const ctx = await context();
         const before = await runChecksUntilPassing(ctx, 180_000);
         expect(allPassed(before.results)).toBe(true);
         const holder = before.holder!;
+        const etcdLeader = etcdLeaderNode(holder);
+        progress(`hard failure (${label}): the VIP holder is ${holder}, the etcd leader ${etcdLeader ?? "unknown"}`);
         const [m] = await timed(`hard failover (${label})`, () => measureFailover(ctx, { oldHolder: holder, takeOut: () => nodes!.stop(holder), boundMs: 180_000 }));
         progress(`hard failure of ${holder} (${label}): ${formatTimeline(m, holder)}`);
         const run = {
             kind: `holder node SIGKILLed (nspawn-nodes.sh stop-node), ${label}`, oldHolder: holder, newHolder: m.newHolder, complete: m.complete,
             secondsWithoutAnswer: m.secondsWithoutAnswer, failedProbes: m.failedProbes, totalProbes: m.totalProbes,
             newHolderSeenAfter: m.newHolderSeenAfter, firstFailureAfter: m.firstFailureAfter, answeringAgainAfter: m.answeringAgainAfter,
+            etcdLeader, etcdLeaderKilled: etcdLeader === holder,
         };
         const [, rejoin] = await timed(`killed node boots and rejoins (${label})`, async () => {
             await nodes!.start(holder);
