@@ -31,11 +31,10 @@ set -euo pipefail
 
 exec 3>&1 1>&2
 
-log() { printf '[build-node-rootfs] %s\n' "$*" >&2; }
-die() {
-  printf '[build-node-rootfs] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=build-node-rootfs
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 SUITE=bookworm
 
@@ -109,7 +108,6 @@ LAYOUT=1
 
 HASH="$(printf '%s\0' "$LAYOUT" "$SUITE" "$PACKAGES" "$MOUNTS_SCRIPT" "$MOUNTS_UNIT" "$SYSTEM_CONF" \
   "$SSHD_CONF" "$APT_SOURCES" "$MASKED" "$TRIM" | sha256sum | cut -c1-12)"
-CACHE_ROOT="${KUBESPRAY_HA_CACHE:-$HOME/.cache/kubespray-ha}"
 NAME="nspawn-rootfs-$HASH"
 OUT="$CACHE_ROOT/$NAME"
 
@@ -139,11 +137,7 @@ fi
 mkdir -p "$CACHE_ROOT"
 
 # One build at a time; a second caller waits and then finds the cache.
-exec 9>"$CACHE_ROOT/.$NAME.lock"
-if ! flock -n 9; then
-  log "another build holds $CACHE_ROOT/.$NAME.lock; waiting"
-  flock 9
-fi
+build_lock "$CACHE_ROOT/.$NAME.lock"
 if complete; then
   log "cached (built by another process): $OUT"
   printf '%s\n' "$OUT/rootfs" >&3
@@ -152,76 +146,8 @@ fi
 
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (apt-get install -y debootstrap)"
 
-# ----------------------------------------------------------------- mirror --
-# Prints "URI<TAB>KEYRING" of the Debian archive apt uses: the first non-security http(s)/file URI of
-# a deb822 stanza (or one-line entry) that lists $SUITE, else the first one at all.
-find_mirror() {
-  if [[ -n ${KUBESPRAY_HA_DEBIAN_MIRROR:-} ]]; then
-    printf '%s\t\n' "$KUBESPRAY_HA_DEBIAN_MIRROR"
-    return 0
-  fi
-  local f
-  {
-    for f in /etc/apt/sources.list.d/*.sources; do
-      [[ -f $f ]] || continue
-      awk -v OFS='\t' '
-        function flush() {
-          if (uris != "" && types ~ /(^| )deb( |$)/ && enabled !~ /^[Nn]o/) print uris, suites, signed
-          types = uris = suites = signed = ""; enabled = "yes"
-        }
-        BEGIN { enabled = "yes" }
-        /^[ \t]*#/ { next }
-        /^[ \t]*$/ { flush(); next }
-        { key = tolower($1); sub(/:$/, "", key); sub(/^[ \t]*[^ \t:]+:[ \t]*/, ""); gsub(/[ \t]+/, " ") }
-        key == "types" { types = $0 }
-        key == "uris" { uris = $0 }
-        key == "suites" { suites = $0 }
-        key == "signed-by" { signed = $0 }
-        key == "enabled" { enabled = $0 }
-        END { flush() }
-      ' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-      [[ -f $f ]] || continue
-      awk -v OFS='\t' '
-        $1 == "deb" {
-          i = 2; signed = ""
-          if ($2 ~ /^\[/) {
-            while (i <= NF) {
-              if ($i ~ /signed-by=/) { signed = $i; sub(/.*signed-by=/, "", signed); sub(/\]$/, "", signed) }
-              if ($i ~ /\]$/) { i++; break }
-              i++
-            }
-          }
-          print $i, $(i + 1), signed
-        }' "$f"
-    done
-  } | awk -F '\t' -v suite="$SUITE" '
-      {
-        n = split($1, u, / +/)
-        for (k = 1; k <= n; k++) {
-          if (u[k] !~ /^(https?|file):/ || u[k] ~ /security/) continue
-          print (($2 ~ ("(^| )" suite "( |$)")) ? 0 : 1) "\t" u[k] "\t" $3
-        }
-      }' | sort -s -t "$(printf '\t')" -k1,1n | head -n1 | cut -f2,3
-}
-
-# ---------------------------------------------------------------- cleanup --
-WORK=""
-cleanup() {
-  local rc=$?
-  if [[ -n $WORK && -d $WORK ]]; then
-    # debootstrap mounts proc/sys inside the target while it runs; never recurse into a mount.
-    local m
-    while read -r m; do
-      umount -l "$m" 2>/dev/null || true
-    done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r)
-    rm -rf --one-file-system "$WORK" || log "could not remove $WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# The work dir goes away however this exits, mounts below it first (lib.sh).
+trap_work_cleanup
 
 START=$SECONDS
 WORK="$(mktemp -d "$CACHE_ROOT/.$NAME.build.XXXXXX")"
@@ -229,17 +155,10 @@ STAGE="$WORK/out"
 ROOTFS="$STAGE/rootfs"
 mkdir -p "$ROOTFS"
 
-mirror_line="$(find_mirror)"
-[[ -n $mirror_line ]] || die "no Debian archive in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set KUBESPRAY_HA_DEBIAN_MIRROR"
-MIRROR="${mirror_line%%$'\t'*}"
-KEYRING="${mirror_line#*$'\t'}"
-keyring_args=()
-if [[ -n $KEYRING && $KEYRING == /* && -f $KEYRING ]]; then
-  keyring_args=(--keyring="$KEYRING")
-fi
+use_mirror "$SUITE" || die "no Debian archive in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set KUBESPRAY_HA_DEBIAN_MIRROR"
 
 log "debootstrap $SUITE from $MIRROR into $ROOTFS (about 5 minutes; log: $WORK/debootstrap.log)"
-debootstrap --variant=minbase --include="$PACKAGES" "${keyring_args[@]}" \
+debootstrap --variant=minbase --include="$PACKAGES" "${DEBOOTSTRAP_KEYRING[@]}" \
   "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 &
 DEBOOTSTRAP=$!
 while kill -0 "$DEBOOTSTRAP" 2>/dev/null; do
@@ -321,13 +240,9 @@ cat >"$STAGE/manifest.json" <<EOF
   "builtAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 EOF
-cp "$WORK/debootstrap.log" "$STAGE/debootstrap.log"
 
 # Into place (a rename on the same filesystem), then the stamp, last.
-if [[ -e $OUT ]]; then
-  mv "$OUT" "$WORK/previous"
-fi
-mv "$STAGE" "$OUT"
+move_into_place "$STAGE" "$OUT"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$OUT/stamp"
 log "built $OUT in ${BUILD_SECONDS}s (${TREE_MB} MiB)"
 printf '%s\n' "$OUT/rootfs" >&3

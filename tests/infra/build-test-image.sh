@@ -32,11 +32,10 @@ set -euo pipefail
 # Everything goes to stderr; fd 3 is the real stdout for the final line.
 exec 3>&1 1>&2
 
-log() { printf '[build-test-image] %s\n' "$*" >&2; }
-die() {
-  printf '[build-test-image] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=build-test-image
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 SUITE=bookworm
 IMAGE_NAME=image-bookworm-v1
@@ -47,7 +46,6 @@ IMAGE_NAME=image-bookworm-v1
 # network-config "routes" into `post-up route add ...`.
 INCLUDE=linux-image-amd64,openssh-server,cloud-init,python3-cffi-backend,python3,sudo,iproute2,ifupdown,locales,systemd-sysv,dbus,resolvconf,net-tools
 DISK_SIZE=3G
-CACHE_ROOT="${KUBESPRAY_HA_CACHE:-$HOME/.cache/kubespray-ha}"
 OUT="$CACHE_ROOT/$IMAGE_NAME"
 
 complete() { [[ -s $1/base.qcow2 && -s $1/vmlinuz && -s $1/initrd.img ]]; }
@@ -62,11 +60,7 @@ fi
 mkdir -p "$CACHE_ROOT"
 
 # One build at a time; a second caller waits and then finds the cache.
-exec 9>"$CACHE_ROOT/.$IMAGE_NAME.lock"
-if ! flock -n 9; then
-  log "another build holds $CACHE_ROOT/.$IMAGE_NAME.lock; waiting"
-  flock 9
-fi
+build_lock "$CACHE_ROOT/.$IMAGE_NAME.lock"
 if complete "$OUT"; then
   log "cached (built by another process): $OUT"
   printf '%s\n' "$OUT" >&3
@@ -93,96 +87,12 @@ ensure_deps() {
     die "apt-get install ${missing[*]} failed"
 }
 
-# ----------------------------------------------------------------- mirror --
-# Prints "URI<TAB>KEYRING" (keyring may be empty) of the Debian archive apt
-# uses: the first deb822 stanza / one-line entry whose URI is not a security
-# mirror, preferring one that lists the suite we build.
-find_mirror() {
-  if [[ -n ${KUBESPRAY_HA_DEBIAN_MIRROR:-} ]]; then
-    printf '%s\t\n' "$KUBESPRAY_HA_DEBIAN_MIRROR"
-    return 0
-  fi
-  local files=() f
-  for f in /etc/apt/sources.list.d/*.sources; do [[ -f $f ]] && files+=("$f"); done
-  local candidates
-  candidates="$(
-    {
-      # deb822: one line per stanza: enabled types uris suites signed-by
-      if ((${#files[@]})); then
-        awk -v OFS='\t' '
-          function flush() {
-            if (uris != "" && enabled !~ /^[Nn]o/) print types, uris, suites, signed
-            types = uris = suites = signed = ""; enabled = "yes"
-          }
-          BEGIN { enabled = "yes" }
-          /^[ \t]*#/ { next }
-          /^[ \t]*$/ { flush(); next }
-          { key = tolower($1); sub(/:$/, "", key); sub(/^[ \t]*[^ \t:]+:[ \t]*/, ""); gsub(/[ \t]+/, " ") }
-          key == "types"     { types = $0 }
-          key == "uris"      { uris = $0 }
-          key == "suites"    { suites = $0 }
-          key == "signed-by" { signed = $0 }
-          key == "enabled"   { enabled = $0 }
-          END { flush() }
-        ' "${files[@]}"
-      fi
-      # one-line format: deb [options] uri suite components
-      local l
-      for l in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f $l ]] || continue
-        awk -v OFS='\t' '
-          $1 == "deb" {
-            i = 2; signed = ""
-            if ($2 ~ /^\[/) {
-              while (i <= NF) { if ($i ~ /^signed-by=/) { signed = $i; sub(/^signed-by=/, "", signed); sub(/\]$/, "", signed) }
-                                if ($i ~ /\]$/) { i++; break }; i++ }
-            }
-            print "deb", $i, $(i + 1), signed
-          }
-        ' "$l"
-      done
-    } | awk -F '\t' -v suite="$SUITE" '
-          # keep plain http(s)/file archive URIs of binary packages, not security
-          $1 ~ /(^|[ ])deb([ ]|$)/ {
-            n = split($2, u, /[ ]+/)
-            for (k = 1; k <= n; k++) {
-              if (u[k] !~ /^(https?|file):/ || u[k] ~ /security/) continue
-              pref = ($3 ~ ("(^|[ ])" suite "([ ]|$)")) ? 0 : 1
-              print pref "\t" u[k] "\t" $4
-            }
-          }' | sort -s -t "$(printf '\t')" -k1,1n
-  )"
-  [[ -n $candidates ]] || return 1
-  printf '%s\n' "$candidates" | head -n1 | cut -f2,3
-}
-
-# ---------------------------------------------------------------- cleanup --
-WORK=""
-cleanup() {
-  local rc=$?
-  if [[ -n $WORK && -d $WORK ]]; then
-    # debootstrap mounts proc/sys inside the target while it runs; never
-    # recurse into a mount.
-    local m
-    while read -r m; do
-      umount -l "$m" 2>/dev/null || true
-    done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r)
-    rm -rf --one-file-system "$WORK" || log "could not remove $WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# The work dir goes away however this exits, mounts below it first (lib.sh).
+trap_work_cleanup
 
 # ------------------------------------------------------------------ build --
 ensure_deps
-mirror_line="$(find_mirror)" || die "no Debian archive found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set KUBESPRAY_HA_DEBIAN_MIRROR"
-MIRROR="${mirror_line%%$'\t'*}"
-KEYRING="${mirror_line#*$'\t'}"
-keyring_args=()
-if [[ -n $KEYRING && $KEYRING == /* && -f $KEYRING ]]; then
-  keyring_args=(--keyring="$KEYRING")
-fi
+use_mirror "$SUITE" || die "no Debian archive found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; set KUBESPRAY_HA_DEBIAN_MIRROR"
 
 START=$SECONDS
 WORK="$(mktemp -d "$CACHE_ROOT/.$IMAGE_NAME.build.XXXXXX")"
@@ -191,7 +101,7 @@ STAGE="$WORK/out"
 mkdir -p "$ROOTFS" "$STAGE"
 
 log "debootstrap $SUITE from $MIRROR into $ROOTFS (a few minutes)"
-if ! debootstrap --variant=minbase --include="$INCLUDE" "${keyring_args[@]}" \
+if ! debootstrap --variant=minbase --include="$INCLUDE" "${DEBOOTSTRAP_KEYRING[@]}" \
   "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
   tail -n 40 "$WORK/debootstrap.log" >&2
   [[ -f $ROOTFS/debootstrap/debootstrap.log ]] && tail -n 40 "$ROOTFS/debootstrap/debootstrap.log" >&2
@@ -297,13 +207,9 @@ cat >"$STAGE/manifest.json" <<EOF
   "builtAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 EOF
-cp "$WORK/debootstrap.log" "$STAGE/debootstrap.log"
 
 # Move into place: a rename on the same filesystem.  An incomplete directory
 # left by someone else is moved aside first.
-if [[ -e $OUT ]]; then
-  mv "$OUT" "$WORK/previous"
-fi
-mv "$STAGE" "$OUT"
+move_into_place "$STAGE" "$OUT"
 log "built $OUT in ${BUILD_SECONDS}s (base.qcow2 $(size "$OUT/base.qcow2") bytes)"
 printf '%s\n' "$OUT" >&3

@@ -17,19 +17,16 @@ set -euo pipefail
 
 exec 3>&1 1>&2
 
-log() { printf '[kubespray] %s\n' "$*" >&2; }
-die() {
-  printf '[kubespray] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=kubespray
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 
 [[ $# -eq 1 && $1 == v* ]] || die "usage: $0 <version>   (v2.25.1 or v2.31.0)"
 VERSION="$1"
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC_DIR="${KUBESPRAY_HA_THIRD_PARTY_SRC:-$HERE/../../../shared/third-party-src}"
 TARBALL="$SRC_DIR/kubespray-$VERSION.tar.gz"
 [[ -f $TARBALL ]] || die "no $TARBALL (set KUBESPRAY_HA_THIRD_PARTY_SRC to the directory holding kubespray-<version>.tar.gz)"
-CACHE_ROOT="${KUBESPRAY_HA_CACHE:-$HOME/.cache/kubespray-ha}"
 TREE="$CACHE_ROOT/kubespray-$VERSION"
 VENV="$CACHE_ROOT/kubespray-$VERSION-venv"
 STAMP=.kubespray-ha-stamp
@@ -45,11 +42,7 @@ tree_ok() { [[ -f $TREE/$STAMP && $(cat "$TREE/$STAMP") == "$(tree_key)" ]]; }
 venv_ok() { [[ -f $VENV/$STAMP && -x $VENV/bin/ansible-playbook && $(cat "$VENV/$STAMP") == "$(venv_key)" ]]; }
 
 mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.kubespray-$VERSION.lock"
-if ! flock -n 9; then
-  log "another build holds $CACHE_ROOT/.kubespray-$VERSION.lock; waiting"
-  flock 9
-fi
+build_lock "$CACHE_ROOT/.kubespray-$VERSION.lock"
 
 WORK=""
 trap '[[ -n $WORK ]] && rm -rf "$WORK"' EXIT
