@@ -234,6 +234,8 @@ describe("variables and arguments the program manages (issue 12)", () => {
 
     it.each<[string[], number, RegExp]>([
         [["-e", "kube_vip_address=1.2.3.4"], 1, /kube_vip_address.*vip\.\*/],
+        [["-e", "files_repo=http://10.0.0.9"], 1, /files_repo.*offline\.filesRepo/],
+        [["-e", "kubeadm_binary_checksum=sha256:00"], 1, /kubeadm_binary_checksum.*offline\.checksums\.kubeadm/],
         [["-e kube_vip_address=1.2.3.4"], 0, /kube_vip_address/],
         [["-ekube_apiserver_port=8443"], 0, /kube_apiserver_port/],
         [["-bve", "artifacts_dir=/tmp"], 1, /artifacts_dir/],

@@ -1,6 +1,7 @@
 // What the program sets itself and a user must not override: Kubespray variables (in `groupVars` or as
 // `-e` in `kubespray.extraArgs`, whose extra vars beat every inventory value) and the ansible-playbook
 // options the program passes on every run. Pure.
+import { offlineOwner } from "./offline";
 import { parse } from "yaml";
 import { RuleViolation } from "./vip";
 
@@ -151,7 +152,8 @@ export function extraArgsProblems(args: readonly string[]): RuleViolation[] {
             return;
         }
         for (const name of found.names) {
-            const owner = managedVarOwner(name);
+            // Extra vars beat every inventory value: the offline variables (files_repo, registry_host, checksums) too.
+            const owner = managedVarOwner(name) ?? offlineOwner(name, undefined);
             if (owner) problems.push({ key: key(i), message: `-e ${name}: ${managedMessage(name, owner)} (extra vars override every inventory value)` });
         }
     };
