@@ -6,7 +6,7 @@
 // passwords in kube-vip's bgp_peers format, the VIP and the image pin (issue 12, item 8). And the
 // option tables kubespray.extraArgs are checked with (config/managed-vars.ts) against that ansible-playbook.
 // Needs tests/infra/kubespray.sh (tree + venv, cached); without it skips with the reason (fails under CI).
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -14,31 +14,12 @@ import { ClusterConfig, KUBE_VIP_DEFAULT_TAG, KUBESPRAY_VERSIONS, parseClusterCo
 import { ANSIBLE_PLAYBOOK_LONG_OPTIONS, ANSIBLE_PLAYBOOK_OPTIONS_WITH_VALUE, ANSIBLE_PLAYBOOK_SHORT_OPTIONS } from "../components/config/managed-vars";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { libvirtRaw } from "./fixtures";
+import { kubesprayTree, run } from "./helpers/kubespray-tree";
 import { tempDirs } from "./helpers/tmp";
 
 jest.setTimeout(300_000);
 
-const SCRIPT = path.join(__dirname, "infra", "kubespray.sh");
 const tmp = tempDirs();
-
-function kubespray(version: string): { tree: string; bin: string } | { reason: string } {
-    if (!fs.existsSync(SCRIPT)) return { reason: `no ${SCRIPT}` };
-    const r = spawnSync(SCRIPT, [version], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    if (r.status !== 0) return { reason: `tests/infra/kubespray.sh ${version} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}` };
-    const [tree, bin] = r.stdout.trim().split("\n");
-    return { tree, bin };
-}
-
-function run(cmd: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; output: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-        let output = "";
-        child.stdout.on("data", (d) => (output += d.toString()));
-        child.stderr.on("data", (d) => (output += d.toString()));
-        child.once("error", reject);
-        child.once("close", (code) => resolve({ code, output }));
-    });
-}
 
 /** Runs Kubespray's kube-vip task for every control plane; returns host -> the pod's env (name -> value). */
 async function kubeVipEnv(tree: string, bin: string, config: ClusterConfig): Promise<Record<string, Record<string, unknown>>> {
@@ -90,7 +71,7 @@ function config(version: string, mode: "arp" | "bgp", options: Partial<ParseOpti
 }
 
 for (const version of KUBESPRAY_VERSIONS) {
-    const found = kubespray(version);
+    const found = kubesprayTree(version, 3);
     if ("reason" in found) {
         if (process.env.CI) {
             test(`Kubespray ${version} and its Ansible are available`, () => {

@@ -5,29 +5,18 @@
 // facts.yml is playbooks/facts.yml in both versions).
 // Without the tarballs, Python or PyPI the venvs cannot be built: skipped with the reason printed, and a
 // failure under CI.
-import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { KUBESPRAY_VERSIONS, parseClusterConfig } from "../components/config/config";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { PLAYBOOKS } from "../components/kubespray/playbook";
 import { baremetalRaw } from "./fixtures";
+import { kubesprayTree, run } from "./helpers/kubespray-tree";
 import { tempDirs } from "./helpers/tmp";
 
 jest.setTimeout(300_000);
 
-const SCRIPT = path.join(__dirname, "infra", "kubespray.sh");
 const tmp = tempDirs();
-
-/** The cached tree and venv of a version (built here when missing: a few minutes), or why not. */
-function kubespray(version: string): { tree: string; bin: string } | { reason: string } {
-    const r = spawnSync(SCRIPT, [version], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    if (r.status !== 0) {
-        return { reason: `tests/infra/kubespray.sh ${version} failed (${r.status ?? r.signal}): ${(r.stderr ?? "").trim().split("\n").slice(-5).join(" | ")}` };
-    }
-    const [tree, bin] = r.stdout.trim().split("\n");
-    return { tree, bin };
-}
 
 /** The program's inventory for a baremetal config of this Kubespray version, written to a temp dir. */
 function writeInventory(version: string): string {
@@ -40,19 +29,8 @@ function writeInventory(version: string): string {
     return path.join(dir, "hosts.yaml");
 }
 
-function run(cmd: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; output: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-        let output = "";
-        child.stdout.on("data", (d) => (output += d.toString()));
-        child.stderr.on("data", (d) => (output += d.toString()));
-        child.once("error", reject);
-        child.once("close", (code) => resolve({ code, output }));
-    });
-}
-
 for (const version of KUBESPRAY_VERSIONS) {
-    const found = kubespray(version);
+    const found = kubesprayTree(version);
     if ("reason" in found) {
         if (process.env.CI) {
             test(`Kubespray ${version} and its Ansible are available`, () => {
