@@ -8,6 +8,7 @@ import * as path from "path";
 import { ConfigError, parseClusterConfig } from "../components/config/config";
 import { readStackConfig } from "../components/config/stackfile";
 import { billOfMaterials, evaluateDownloads, formatBomJson, formatBomText } from "../components/review/offline-list";
+import { parseStackArgs, UsageError } from "./args";
 
 const USAGE = "usage: offline-list --stack <name> [--format text|json] [--dir <project dir>] [--kubespray-dir <dir>] [--ansible-playbook <path>]";
 
@@ -18,8 +19,6 @@ export interface OfflineListIo {
     stderr: (text: string) => void;
 }
 
-class UsageError extends Error {}
-
 interface Args {
     stack: string;
     format: "text" | "json";
@@ -29,18 +28,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Record<string, string> = {};
-    for (let i = 0; i < argv.length; i++) {
-        const m = /^--(stack|format|dir|kubespray-dir|ansible-playbook)(?:=(.*))?$/.exec(argv[i]);
-        if (!m) throw new UsageError(`unknown argument ${argv[i]}; ${USAGE}`);
-        const value = m[2] ?? argv[++i];
-        if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value; ${USAGE}`);
-        args[m[1]] = value;
-    }
-    if (!args.stack) throw new UsageError(`--stack is required; ${USAGE}`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(args.stack) || args.stack.startsWith(".")) {
-        throw new UsageError(`--stack "${args.stack}" is not a stack name (letters, digits, '-', '_', '.')`);
-    }
+    const args = parseStackArgs(argv, ["format", "dir", "kubespray-dir", "ansible-playbook"], USAGE);
     const format = args.format ?? "text";
     if (format !== "text" && format !== "json") throw new UsageError("--format must be one of text, json");
     return { stack: args.stack, format, dir: args.dir ?? ".", kubesprayDir: args["kubespray-dir"], ansiblePlaybook: args["ansible-playbook"] };

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../components/config/config";
 import { formatPlan, loadPlanSide, PLAN_FORMATS, PlanFormat, PlanSide, planStack, predictPlaybooks } from "../components/review/plan";
+import { parseStackArgs, UsageError } from "./args";
 
 const USAGE = "usage: plan --stack <name> [--base <git ref>] [--format text|md|json] [--dir <project dir>]";
 
@@ -26,22 +27,8 @@ interface Args {
     dir: string;
 }
 
-class UsageError extends Error {}
-
 function parseArgs(argv: string[]): Args {
-    const args: Record<string, string> = {};
-    for (let i = 0; i < argv.length; i++) {
-        const m = /^--(stack|base|format|dir)(?:=(.*))?$/.exec(argv[i]);
-        if (!m) throw new UsageError(`unknown argument ${argv[i]}; ${USAGE}`);
-        const value = m[2] ?? argv[++i];
-        if (value === undefined || value === "") throw new UsageError(`--${m[1]} needs a value; ${USAGE}`);
-        args[m[1]] = value;
-    }
-    if (!args.stack) throw new UsageError(`--stack is required; ${USAGE}`);
-    // The stack name becomes part of a file name (and a git path): keep it to one plain component.
-    if (!/^[A-Za-z0-9_.-]+$/.test(args.stack) || args.stack.startsWith(".")) {
-        throw new UsageError(`--stack "${args.stack}" is not a stack name (letters, digits, '-', '_', '.')`);
-    }
+    const args = parseStackArgs(argv, ["base", "format", "dir"], USAGE);
     const format = (args.format ?? "text") as PlanFormat;
     if (!PLAN_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${PLAN_FORMATS.join(", ")}`);
     return { stack: args.stack, base: args.base, format, dir: args.dir ?? "." };
