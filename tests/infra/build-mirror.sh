@@ -907,7 +907,7 @@ busybox --list-full >/dev/null 2>&1 || die "busybox-static is required"
 file_static() { ! ldd "$1" >/dev/null 2>&1; }
 file_static "$(command -v busybox)" || die "$(command -v busybox) is not static (apt-get install busybox-static)"
 
-mkdir -p "$BUILD/logs" "$BUILD/stamps" "$BUILD/times" "$OUT" "$WORK" "$SRC" "$MIRROR"
+mkdir -p "$BUILD/logs" "$BUILD/stamps" "$BUILD/times" "$OUT" "$WORK" "$SRC"
 exec 9>"$BUILD/.lock"
 if ! flock -n 9; then
   log "another build is running in $BUILD; waiting for it"
@@ -917,7 +917,6 @@ if ! flock -n 9; then
     exit 0
   fi
 fi
-rm -f "$STAMP"
 
 fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 T0=$SECONDS
@@ -951,6 +950,12 @@ run_step() {
 
 for s in "${STEPS[@]}"; do run_step "$s"; done
 
+# Assemble next to the mirror and swap it in at the end: a mirror that
+# mirror.sh is serving stays whole during a rebuild (the servers hold paths).
+FINAL="$MIRROR"
+MIRROR="$FINAL.new"
+rm -rf "$MIRROR" "$FINAL.old"
+mkdir -p "$MIRROR"
 log "assembling the mirror in $MIRROR"
 t_asm=$SECONDS
 mkdir -p "$MIRROR/bin"
@@ -983,6 +988,10 @@ t_asm=$((SECONDS - t_asm))
 } >"$MIRROR/build-report.txt"
 sed 's/^/[mirror] /' "$MIRROR/build-report.txt" >&2
 
-printf '%s\n' "$STAMP_TEXT" >"$STAMP"
+printf '%s\n' "$STAMP_TEXT" >"$MIRROR/COMPLETE"
+[[ -d $FINAL ]] && mv "$FINAL" "$FINAL.old"
+mv "$MIRROR" "$FINAL"
+rm -rf "$FINAL.old"
+MIRROR="$FINAL"
 log "done in $(fmt_secs $((SECONDS - T0))): $MIRROR"
 printf '%s\n' "$MIRROR"
