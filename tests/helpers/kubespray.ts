@@ -27,6 +27,13 @@ export function isRawSecret(value: unknown): boolean {
     return typeof value === "object" && value !== null && (value as any)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
+/** A raw input value with every secret-wrapped value (at any depth) replaced by "[secret]": what is left is plain text. */
+export function withoutSecrets(value: unknown): unknown {
+    if (isRawSecret(value)) return "[secret]";
+    if (Array.isArray(value)) return value.map(withoutSecrets);
+    return value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, x]) => [k, withoutSecrets(x)])) : value;
+}
+
 /**
  * Installs a recording mock: every registration lands in `registrations`; command resources named
  * `*-kubeconfig` return `kubeconfigFor(name)` as stdout. Unmocked invokes throw.
