@@ -1,5 +1,13 @@
 // What the commands in scripts/ that take a stack (plan, offline-list) share: their flags
-// (`--flag value` or `--flag=value`) and the --stack check.
+// (`--flag value` or `--flag=value`), the --stack check, and how they talk to the outside.
+
+/** Where a command runs and writes; tests pass their own to run it in-process. */
+export interface CommandIo {
+    /** Directory the command runs in (--dir is relative to it). */
+    cwd: string;
+    stdout: (text: string) => void;
+    stderr: (text: string) => void;
+}
 
 /** A wrong command line; the message ends with the usage line where that helps. */
 export class UsageError extends Error {}

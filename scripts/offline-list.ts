@@ -8,16 +8,11 @@ import * as path from "path";
 import { ConfigError, parseClusterConfig } from "../components/config/config";
 import { readStackConfig } from "../components/config/stackfile";
 import { billOfMaterials, evaluateDownloads, formatBomJson, formatBomText } from "../components/review/offline-list";
-import { parseStackArgs, UsageError } from "./args";
+import { CommandIo, parseStackArgs, UsageError } from "./args";
 
 const USAGE = "usage: offline-list --stack <name> [--format text|json] [--dir <project dir>] [--kubespray-dir <dir>] [--ansible-playbook <path>]";
 
-export interface OfflineListIo {
-    /** Directory the command runs in (--dir is relative to it). */
-    cwd: string;
-    stdout: (text: string) => void;
-    stderr: (text: string) => void;
-}
+export type OfflineListIo = CommandIo;
 
 interface Args {
     stack: string;

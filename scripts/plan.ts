@@ -9,16 +9,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../components/config/config";
 import { formatPlan, loadPlanSide, PLAN_FORMATS, PlanFormat, PlanSide, planStack, predictPlaybooks } from "../components/review/plan";
-import { parseStackArgs, UsageError } from "./args";
+import { CommandIo, parseStackArgs, UsageError } from "./args";
 
 const USAGE = "usage: plan --stack <name> [--base <git ref>] [--format text|md|json] [--dir <project dir>]";
 
-export interface PlanIo {
-    /** Directory the command runs in (--dir is relative to it). */
-    cwd: string;
-    stdout: (text: string) => void;
-    stderr: (text: string) => void;
-}
+export type PlanIo = CommandIo;
 
 interface Args {
     stack: string;
