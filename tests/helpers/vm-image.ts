@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 
 export const IMAGE_NAME = "image-bookworm-v1";
-export const BUILD_SCRIPT = path.join(__dirname, "..", "..", "scripts", "build-test-image.sh");
+export const BUILD_SCRIPT = path.join(__dirname, "..", "infra", "build-test-image.sh");
 
 /**
  * How the image must be booted; a libvirt backend rendering domain XML and cloud-init
