@@ -123,8 +123,10 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
             "command:local:Command": 17,
             "pulumi:providers:command": 1,
             "pulumi:providers:kubernetes": 1,
+            // The default provider of the StackReference to the stack's last deployment (lastDeploymentSpecs).
+            "pulumi:providers:pulumi": 1,
         });
-        // The change summary counts every resource but the default command provider.
+        // The change summary counts every resource but the default providers and the self-reference.
         expect(result.changeSummary).toEqual({ create: 21 });
         const names = log.steps("pre").filter((s) => s.type === "command:local:Command").map((s) => s.name);
         expect(names.sort()).toEqual([
@@ -138,17 +140,49 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
         expect(await stateResources(stack)).toEqual([]);
     });
 
-    (hcloudReason ? it.skip : it)("hetzner: the servers, the Load Balancer and the Kubespray commands", async () => {
+    (hcloudReason ? it.skip : it)("hetzner (real hcloud provider, fake token): servers at their private IPs, the LB at the VIP, the firewall", async () => {
         const stack = await engineStack(engine!, project, "hetzner");
         await stack.setConfig("kubespray-ha:sshPrivateKey", { value: "not-a-key", secret: true });
         await stack.setConfig("hcloud:token", { value: "x".repeat(64), secret: true });
         const log = new EventLog();
         await timed("preview hetzner", () => stack.preview({ onEvent: log.onEvent }));
+        expect(log.errors()).toBe("");
         const creates = log.countByType("create");
+        const cfg = stacks.hetzner[CLUSTER];
+        const nodes = cfg.nodes as { name: string; ip: string; roles: string[] }[];
+        const controlPlanes = nodes.filter((n) => n.roles.includes("control-plane"));
         expect(creates["kubespray-ha:index:HcloudCluster"]).toBe(1);
-        expect(creates["hcloud:index/server:Server"]).toBe(5);
+        expect(creates["pulumi:providers:hcloud"]).toBeGreaterThanOrEqual(1);
+        expect(creates["hcloud:index/server:Server"]).toBe(nodes.length);
         expect(creates["hcloud:index/loadBalancer:LoadBalancer"]).toBe(1);
+        expect(creates["hcloud:index/loadBalancerTarget:LoadBalancerTarget"]).toBe(controlPlanes.length);
+        expect(creates["hcloud:index/firewall:Firewall"]).toBe(1);
         expect(creates["pulumi:providers:kubernetes"]).toBe(1);
+
+        // Each server joins the subnet at the IP its node has in the stack file.
+        const servers = Object.values(log.plannedInputs("hcloud:index/server:Server"));
+        const serverIps = Object.fromEntries(servers.map((s) => [s.name as string, (s.networks as { ip: string }[]).map((n) => n.ip)]));
+        expect(Object.values(serverIps).sort()).toEqual(nodes.map((n) => [n.ip]).sort());
+        // The Load Balancer sits at the VIP in that subnet, forwards the API port to the control planes' private IPs.
+        const lbNetworks = Object.values(log.plannedInputs("hcloud:index/loadBalancerNetwork:LoadBalancerNetwork"));
+        expect(lbNetworks.map((n) => n.ip)).toEqual([cfg.vip.address]);
+        expect(lbNetworks[0].enablePublicInterface).toBe(cfg.hcloud.enablePublicInterface);
+        const services = Object.values(log.plannedInputs("hcloud:index/loadBalancerService:LoadBalancerService"));
+        expect(services.map((x) => [x.protocol, x.listenPort, x.destinationPort])).toEqual([["tcp", 6443, 6443]]);
+        const targets = Object.values(log.plannedInputs("hcloud:index/loadBalancerTarget:LoadBalancerTarget"));
+        expect(targets.map((t) => [t.type, t.usePrivateIp])).toEqual(controlPlanes.map(() => ["server", true]));
+        // The firewall opens SSH and the API only to the configured sources.
+        const firewalls = Object.values(log.plannedInputs("hcloud:index/firewall:Firewall"));
+        const rules = (firewalls[0].rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[])
+            .map((r) => `${r.direction} ${r.protocol} ${r.port ?? "-"} from ${[...r.sourceIps].sort().join(",")}`);
+        const from = (cidrs: string[]) => [...cidrs].sort().join(",");
+        expect(rules).toEqual(expect.arrayContaining([
+            `in tcp 22 from ${from(cfg.hcloud.firewall.sshSourceCidrs)}`,
+            `in tcp 6443 from ${from(cfg.hcloud.firewall.apiSourceCidrs)}`,
+        ]));
+        expect(rules.filter((r) => r.startsWith("in tcp"))).toHaveLength(2);
+        console.log(`hetzner preview: ${JSON.stringify(creates)}; server IPs ${JSON.stringify(serverIps)}; firewall: ${rules.join("; ")}`);
+        expect(await stateResources(stack)).toEqual([]);
     });
 
     // Config errors throw while the program loads, before any provider is needed, so the hcloud ones
@@ -260,10 +294,11 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
             "kubespray-ha:index:KubesprayRun": 1,
             "pulumi:providers:command": 1,
             "pulumi:providers:kubernetes": 1,
+            "pulumi:providers:pulumi": 1,
             // 3 ready checks; inventory, cluster, upgrade, kubeconfig; node-w1, node-w2
             "command:local:Command": 9,
         });
-        // Every resource but the default command provider.
+        // Every resource but the default providers and the self-reference (read, counted from the next up on).
         expect(result.summary.resourceChanges).toEqual({ create: 13 });
 
         // One Kubespray run: cluster.yml over every host; the workers' and the upgrade's creates find
@@ -289,9 +324,8 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
         const log = new EventLog();
         const result = await timed("no-op up (baremetal)", () => stack.up({ onEvent: log.onEvent }));
         console.log(`no-op up: resourceChanges ${JSON.stringify(result.summary.resourceChanges)}`);
-        expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
-        expect(result.summary.resourceChanges!.same).toBe(13);
-        expect(log.changes()).toEqual([]);
+        expect(result.summary.resourceChanges).toEqual({ same: 13, read: 1 });
+        expect(log.changes()).toEqual(["read pulumi:pulumi:StackReference bm-last-deployment"]);
         expect(log.steps("pre").filter((s) => s.type === "command:local:Command" && s.op !== "same")).toEqual([]);
         expect(runs().length).toBe(before);
         for (const h of ["cp1", "w1", "w2"]) expect(hostLog(h)).toHaveLength(1);
@@ -357,7 +391,10 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
             "create command:local:Command bm-w3-ready",
         ]);
         // The inventory files list w3 now: rewritten in place (update runs no playbook). Nothing else changes.
-        expect(log.changes().filter((c) => !c.startsWith("create "))).toEqual(["update command:local:Command bm-kubespray-inventory"]);
+        expect(log.changes().filter((c) => !c.startsWith("create "))).toEqual([
+            "read pulumi:pulumi:StackReference bm-last-deployment",
+            "update command:local:Command bm-kubespray-inventory",
+        ]);
         expect(preview.changeSummary).toEqual({ create: 2, update: 1, same: 12 });
 
         const before = runs().length;
@@ -373,12 +410,30 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
         expectNoKeyInTmp();
     });
 
+    it("a role swap (workers becoming control-plane/etcd) fails the up before any command runs", async () => {
+        // The program reads its last deployment through a StackReference to itself (lastDeploymentSpecs).
+        const file = parse(fs.readFileSync(stackFile(), "utf8"));
+        const saved = stringify(file);
+        file.config[CLUSTER].nodes = file.config[CLUSTER].nodes.map((n: any) => (n.name === "w1" || n.name === "w2" ? { ...n, roles: ["control-plane", "etcd"] } : n));
+        fs.writeFileSync(stackFile(), stringify(file));
+        const before = runs().length;
+        const log = new EventLog();
+        try {
+            await expect(timed("up with a role swap", () => stack.up({ onEvent: log.onEvent }))).rejects.toThrow(/refusing this change of nodes:[\s\S]*node w1 changes between worker-only and control-plane\/etcd roles/);
+            expect(runs().length).toBe(before);
+            expect(log.changes().filter((c) => c.includes("command:local:Command"))).toEqual([]);
+        } finally {
+            fs.writeFileSync(stackFile(), saved);
+        }
+    });
+
     it("destroy: remove-node.yml for each worker before its machine's ready check goes; nothing left", async () => {
         const before = runs().length;
         const log = new EventLog();
         const result = await timed("destroy (baremetal)", () => stack.destroy({ onEvent: log.onEvent }));
         expect(result.summary.result).toBe("succeeded");
-        expect(result.summary.resourceChanges).toEqual({ delete: 15 });
+        // The StackReference (read, not created) is discarded from the state, not deleted.
+        expect(result.summary.resourceChanges).toEqual({ delete: 15, discard: 1 });
         expect(log.steps("failed")).toEqual([]);
 
         const removals = runs().slice(before);

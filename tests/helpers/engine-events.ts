@@ -52,6 +52,16 @@ export class EventLog {
         return counts;
     }
 
+    /** The inputs the engine planned (resourcePreEvent, new state) for each resource of a type, by name. */
+    plannedInputs(type: string): Record<string, Record<string, any>> {
+        const out: Record<string, Record<string, any>> = {};
+        for (const e of [...this.events].sort((a, b) => a.sequence - b.sequence)) {
+            const m = e.resourcePreEvent?.metadata;
+            if (m && m.type === type) out[m.urn.split("::").pop()!] = (m.new?.inputs ?? {}) as Record<string, any>;
+        }
+        return out;
+    }
+
     /** Error diagnostics (the engine's and the program's), joined. */
     errors(): string {
         return this.events
