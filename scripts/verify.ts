@@ -83,7 +83,7 @@ async function main(): Promise<number> {
                 ...(failover && m ? {
                     failover: {
                         oldHolder: m.oldHolder, newHolder: m.newHolder, complete: m.complete,
-                        secondsWithoutAnswer: m.secondsWithoutAnswer, failedProbes: m.failedProbes, totalProbes: m.totalProbes,
+                        secondsWithoutAnswer: m.secondsWithoutAnswer, failedProbes: m.failedProbes, totalProbes: m.totalProbes, takeOutSeconds: m.takeOutSeconds,
                         newHolderSeenAfter: m.newHolderSeenAfter, firstFailureAfter: m.firstFailureAfter, answeringAgainAfter: m.answeringAgainAfter,
                         restoredSeconds: failover.restoredSeconds, after: failover.after,
                     },

@@ -112,12 +112,14 @@ export interface MeasureOptions {
 
 export interface FailoverMeasurement extends FailoverTimeline {
     oldHolder: string;
+    /** How long the take-out itself took (the SSH command, the node kill). */
+    takeOutSeconds?: number;
     probes: Probe[];
     samples: HolderSample[];
 }
 
 /**
- * Probes GET /readyz through the VIP every `intervalMs` (each bounded by `probeTimeoutMs`) while the
+ * Probes GET /readyz through the VIP every `intervalMs` (each bounded by `probeTimeoutMs`, overlapping) while the
  * lease holder is read through the other control planes' own addresses (their certificates carry their
  * IPs), from just before `takeOut` until a new holder holds the lease and the VIP answers again, or `boundMs`.
  */
@@ -135,9 +137,17 @@ export async function measureFailover(ctx: VerifyContext, options: MeasureOption
         probes.push({ start, end: Date.now(), ok: a.status === 200 });
     };
     await probe();
+    // Probing runs while the take-out happens (it may take seconds: an SSH round trip, a node kill), one probe
+    // every `interval` whether or not the one before has answered, so an outage is seen at `interval` resolution.
     const takenOutAt = Date.now();
-    await options.takeOut();
-    ctx.log(`failover: ${options.oldHolder} taken out; probing https://${ctx.target.vip}:${API_PORT}/readyz every ${interval} ms`);
+    let takeOutError: unknown;
+    let takeOutDoneAt: number | undefined;
+    const takingOut = options.takeOut().then(() => {
+        takeOutDoneAt = Date.now();
+        ctx.log(`failover: ${options.oldHolder} taken out after ${((takeOutDoneAt - takenOutAt) / 1000).toFixed(1)} s; probing https://${ctx.target.vip}:${API_PORT}/readyz every ${interval} ms`);
+    }, (err) => {
+        takeOutError = err;
+    });
     const sampler = (async () => {
         while (!stop) {
             const t = Date.now();
@@ -146,19 +156,26 @@ export async function measureFailover(ctx: VerifyContext, options: MeasureOption
             await sleep(Math.max(0, 500 - (Date.now() - t)));
         }
     })();
+    const inflight: Promise<void>[] = [];
     try {
-        while (Date.now() - takenOutAt < bound) {
-            const start = Date.now();
-            await probe();
-            const tl = failoverTimeline(takenOutAt, options.oldHolder, probes, samples);
-            if (tl.complete) break;
-            await sleep(Math.max(0, interval - (Date.now() - start)));
+        while (Date.now() - takenOutAt < bound && takeOutError === undefined) {
+            inflight.push(probe());
+            await sleep(interval);
+            if (takeOutDoneAt !== undefined && failoverTimeline(takenOutAt, options.oldHolder, probes, samples).complete) break;
         }
     } finally {
         stop = true;
-        await sampler;
+        await Promise.all([sampler, takingOut, ...inflight]);
     }
-    return { ...failoverTimeline(takenOutAt, options.oldHolder, probes, samples), oldHolder: options.oldHolder, probes, samples };
+    if (takeOutError !== undefined) throw takeOutError;
+    probes.sort((a, b) => a.start - b.start);
+    return {
+        ...failoverTimeline(takenOutAt, options.oldHolder, probes, samples),
+        oldHolder: options.oldHolder,
+        takeOutSeconds: takeOutDoneAt !== undefined ? (takeOutDoneAt - takenOutAt) / 1000 : undefined,
+        probes,
+        samples,
+    };
 }
 
 const PARKED = "/etc/kubernetes/kube-vip.yml.kubespray-ha-verify";
