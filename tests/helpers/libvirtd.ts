@@ -8,7 +8,7 @@ import * as path from "path";
 import { testImageMissingReason } from "./vm-image";
 
 export const LIBVIRT_URI = "qemu:///system";
-export const START_SCRIPT = path.join(__dirname, "..", "..", "scripts", "start-libvirtd.sh");
+export const START_SCRIPT = path.join(__dirname, "..", "infra", "start-libvirtd.sh");
 const VIRTLOGD_SOCKET = "/run/libvirt/virtlogd-sock";
 
 export interface LibvirtdStatus {
