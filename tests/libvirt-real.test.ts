@@ -107,8 +107,10 @@ function planFor(dir: string, change: (raw: any) => void = () => undefined): { c
 }
 
 function sh(script: string, options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
-    const r = spawnSync("/bin/sh", ["-c", script], { input: options.input ?? "", env: options.env ?? process.env, encoding: "utf8", timeout: 60000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    // A generous limit: on 2 busy cores a virsh start of a software-emulated domain took over a minute.
+    const r = spawnSync("/bin/sh", ["-c", script], { input: options.input ?? "", env: options.env ?? process.env, encoding: "utf8", timeout: 300_000 });
+    const killed = r.status === null ? `\n(killed by ${r.signal} after the 300 s limit)` : "";
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr + killed };
 }
 
 withTools("libvirt XML against libvirt's schemas", ["virt-xml-validate", "xmllint"], () => {
