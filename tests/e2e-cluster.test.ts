@@ -79,8 +79,8 @@ function prerequisiteReason(): string | undefined {
     if (tree.status !== 0) return `tests/infra/kubespray.sh v2.31.0 failed: ${tree.stderr.trim().split("\n").pop()}`;
     return undefined;
 }
-// Until this test has passed here end to end, it runs only when asked (KUBESPRAY_HA_REAL_CLUSTER=1).
-const GATE = process.env.KUBESPRAY_HA_REAL_CLUSTER === "1" ? undefined : "set KUBESPRAY_HA_REAL_CLUSTER=1 to deploy a real cluster (about an hour on 2 cores)";
+// KUBESPRAY_HA_REAL_CLUSTER=0 skips it on purpose (it takes 30-40 min on 2 cores).
+const GATE = process.env.KUBESPRAY_HA_REAL_CLUSTER === "0" ? "KUBESPRAY_HA_REAL_CLUSTER=0" : undefined;
 const reason = GATE ?? prerequisiteReason();
 if (reason) {
     if (process.env.CI && !GATE) {

@@ -157,11 +157,16 @@ export async function measureFailover(ctx: VerifyContext, options: MeasureOption
         }
     })();
     const inflight: Promise<void>[] = [];
+    // Set when the loop saw the failover complete; probes still in flight then may end in failures.
+    let completed = false;
     try {
         while (Date.now() - takenOutAt < bound && takeOutError === undefined) {
             inflight.push(probe());
             await sleep(interval);
-            if (takeOutDoneAt !== undefined && failoverTimeline(takenOutAt, options.oldHolder, probes, samples).complete) break;
+            if (takeOutDoneAt !== undefined && failoverTimeline(takenOutAt, options.oldHolder, probes, samples).complete) {
+                completed = true;
+                break;
+            }
         }
     } finally {
         stop = true;
@@ -171,6 +176,7 @@ export async function measureFailover(ctx: VerifyContext, options: MeasureOption
     probes.sort((a, b) => a.start - b.start);
     return {
         ...failoverTimeline(takenOutAt, options.oldHolder, probes, samples),
+        ...(completed ? { complete: true } : {}),
         oldHolder: options.oldHolder,
         takeOutSeconds: takeOutDoneAt !== undefined ? (takeOutDoneAt - takenOutAt) / 1000 : undefined,
         probes,
