@@ -201,7 +201,9 @@ const API = `api=${VIP}:6443`;
     step("a second up changes nothing and runs no playbook", 5, async () => {
         const up = await runUp(THREE_NODES);
         figures.noopUp = figuresOf(up);
-        expect(Object.keys(up.result.summary.resourceChanges ?? {})).toEqual(["same"]);
+        // "read": the program's StackReference to its own last deployment (lastDeploymentSpecs), read on every up.
+        expect(Object.keys(up.result.summary.resourceChanges ?? {}).sort()).toEqual(["read", "same"]);
+        expect(up.result.summary.resourceChanges!.read).toBe(1);
         expect(newRuns()).toEqual([]);
         for (const n of THREE_NODES) expect(newHostRecords(n)).toEqual([]);
     });
