@@ -73,6 +73,15 @@ ours() {
   esac
 }
 
+# wait_gone PID TRIES: wait up to TRIES x 0.1 s for PID to exit.
+wait_gone() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    pid_alive "$1" || return 0
+    sleep 0.1
+  done
+}
+
 stop() {
   local state="$1" n pid rc=0
   [[ -d $state ]] || die "no state dir $state"
@@ -83,18 +92,11 @@ stop() {
     [[ $pid =~ ^[0-9]+$ ]] || die "bad pid in $state/$n.pid"
     if pid_alive "$pid" && ours "$n" "$pid" "$state"; then
       kill -TERM "$pid" 2>/dev/null || true
-      local i
-      for ((i = 0; i < 100; i++)); do
-        pid_alive "$pid" || break
-        sleep 0.1
-      done
+      wait_gone "$pid" 100
       if pid_alive "$pid"; then
         log "$n ($pid) did not stop on SIGTERM; SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-          pid_alive "$pid" || break
-          sleep 0.1
-        done
+        wait_gone "$pid" 50
       fi
       if pid_alive "$pid"; then
         log "$n ($pid) is still running"
