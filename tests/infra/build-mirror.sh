@@ -6,6 +6,7 @@
 # metrics-server and ingress off, crictl_version: 1.34.0).
 #
 #   MIRROR="$(tests/infra/build-mirror.sh)"      # cold ~30-50 min, cached: seconds
+#   tests/infra/build-mirror.sh --check-sources  # every metadata/source step, no compile: minutes
 #   tests/infra/mirror.sh start 10.250.X.1 8080 5000 /tmp/mirror-state
 #
 # The mirror directory is printed as the LAST line of stdout; progress goes to
@@ -55,7 +56,8 @@
 #   kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 #   kube-scheduler kube-proxy: one `go build` of a writable copy of the module
 #     k8s.io/kubernetes@v1.35.4 (staging replaces -> k8s.io/*@v0.35.4),
-#     version stamped with the tag's commit; pause: gcc -static pause.c.
+#     version stamped with the commit pinned in PINNED_COMMITS (none pinned:
+#     none stamped, and the checks say so); pause: gcc -static pause.c.
 #   etcd etcdctl etcdutl, coredns, CNI plugins, containerd, runc (cgo, static,
 #     libseccomp), crictl, crane: wrapper modules from the Go module proxy.
 #   flanneld: a copy of the module without its tencentvpc backend (the proxy
@@ -124,7 +126,7 @@ die() {
 }
 
 # ------------------------------------------------------------ cached path --
-if [[ ${1:-} != --step && -f $STAMP && $(cat "$STAMP") == "$STAMP_TEXT" && -z ${KUBESPRAY_HA_MIRROR_REBUILD:-} ]]; then
+if [[ ${1:-} != --step && ${1:-} != --check-sources && -f $STAMP && $(cat "$STAMP") == "$STAMP_TEXT" && -z ${KUBESPRAY_HA_MIRROR_REBUILD:-} ]]; then
   log "cached: $MIRROR ($STAMP_TEXT)"
   printf '%s\n' "$MIRROR"
   exit 0
@@ -155,9 +157,44 @@ wrapper() {
   run_in "$dir" go get "$@"
 }
 
-# origin MODULE@VERSION FIELD: a field of `go mod download -json` (Dir, Info, Origin.Hash).
+# origin MODULE@VERSION FIELD: a field of `go mod download -json` that every download has (Dir, Info).
 origin() {
   run_in "$WORK" go mod download -json "$1" | jq -er ".$2"
+}
+
+# Upstream tag -> commit of the modules whose binaries carry a commit. The module proxy records an
+# Origin (the tag's commit) for some modules only: at these versions none for k8s.io/kubernetes,
+# containerd or runc (their .info is just Version and Time), so no step may depend on it. A pin is
+# checked against the proxy's Origin where the proxy has one; a module without a pin is stamped
+# without a commit, which the build log and the --version checks say.
+declare -A PINNED_COMMITS=(
+  ["go.etcd.io/etcd/server/v3@v3.6.10"]=db8d13a5421fcbd1c5825a148735b80c7d36cd2d  # refs/tags/server/v3.6.10
+  ["github.com/coredns/coredns@v1.12.4"]=f32329577fd5e3fe19908f8a9ba5c76aafb45bf6 # refs/tags/v1.12.4
+)
+
+# modinfo MODULE@VERSION: `go list -m -json` of it (the proxy's .info and .mod only, no source).
+modinfo() {
+  run_in "$WORK" go list -m -json "$1"
+}
+
+# commit_of MODULE@VERSION: the pinned commit ("" when there is none), checked against the proxy's Origin.
+commit_of() {
+  local pin="${PINNED_COMMITS[$1]:-}" hash
+  hash="$(modinfo "$1" | jq -r '.Origin.Hash // empty')" || die "$1: the module proxy does not know it"
+  if [[ -n $pin && -n $hash && $pin != "$hash" ]]; then
+    die "$1: pinned commit $pin, but the module proxy's Origin says $hash"
+  fi
+  if [[ -z $pin ]]; then
+    local seen=""
+    [[ -z $hash ]] || seen=" (the module proxy records $hash: pin it)"
+    log "$1: no pinned commit$seen; stamped without a commit"
+  fi
+  printf '%s' "$pin"
+}
+
+# release_time MODULE@VERSION: the tag's time from the proxy's .info (always there).
+release_time() {
+  modinfo "$1" | jq -er .Time
 }
 
 # copy_module MODULE@VERSION DEST: a writable copy of a module's source.
@@ -429,8 +466,8 @@ build_crane() {
 build_kubernetes() {
   local m="k8s.io/kubernetes@v$K8S" w="$WORK/kubernetes" commit date minor ld p
   mkdir -p "$WORK"
-  commit="$(origin "$m" Origin.Hash)"
-  date="$(jq -er .Time "$(origin "$m" Info)")"
+  commit="$(commit_of "$m")"
+  date="$(release_time "$m")"
   copy_module "$m" "$w"
   rm -rf "$w/go.work" "$w/go.work.sum" "$w/vendor"
   local -a rep=()
@@ -457,7 +494,7 @@ build_kubernetes() {
 build_etcd() {
   local w="$WORK/etcd" commit
   wrapper "$w" "go.etcd.io/etcd/server/v3@v$ETCD" "go.etcd.io/etcd/etcdctl/v3@v$ETCD" "go.etcd.io/etcd/etcdutl/v3@v$ETCD"
-  commit="$(origin "go.etcd.io/etcd/server/v3@v$ETCD" Origin.Hash)"
+  commit="$(commit_of "go.etcd.io/etcd/server/v3@v$ETCD")"
   rm -rf "$OUT/etcd"
   mkdir -p "$OUT/etcd"
   run_in "$w" go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:9}" \
@@ -469,7 +506,7 @@ build_etcd() {
 build_coredns() {
   local w="$WORK/coredns" commit
   wrapper "$w" "github.com/coredns/coredns@v$COREDNS"
-  commit="$(origin "github.com/coredns/coredns@v$COREDNS" Origin.Hash)"
+  commit="$(commit_of "github.com/coredns/coredns@v$COREDNS")"
   rm -rf "$OUT/coredns"
   mkdir -p "$OUT/coredns"
   run_in "$w" go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${commit:0:7}" \
@@ -494,7 +531,7 @@ build_cni() {
 build_containerd() {
   local w="$WORK/containerd" m=github.com/containerd/containerd/v2 commit
   wrapper "$w" "$m@v$CONTAINERD"
-  commit="$(origin "$m@v$CONTAINERD" Origin.Hash)"
+  commit="$(commit_of "$m@v$CONTAINERD")"
   rm -rf "$OUT/containerd"
   mkdir -p "$OUT/containerd/bin"
   run_in "$w" go build -trimpath -tags "no_btrfs urfave_cli_no_docs" \
@@ -506,7 +543,7 @@ build_containerd() {
 build_runc() {
   local w="$WORK/runc" m=github.com/opencontainers/runc commit
   wrapper "$w" "$m@v$RUNC"
-  commit="$(origin "$m@v$RUNC" Origin.Hash)"
+  commit="$(commit_of "$m@v$RUNC")"
   rm -rf "$OUT/runc"
   mkdir -p "$OUT/runc"
   CGO_ENABLED=1 run_in "$w" go build -trimpath -tags "seccomp netgo osusergo urfave_cli_no_docs" \
@@ -562,15 +599,21 @@ build_flannel_cni() {
     -o "$OUT/flannel_cni/flannel" .
 }
 
+# debs_wanted: the packages (with their dependencies) the kube-proxy and flannel images take.
+debs_wanted() {
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances --no-pre-depends iptables ipset conntrack nftables |
+    grep -v '^[ <]' | sort -u
+}
+
 # Debian userland for the kube-proxy and flannel images: iptables (nft
 # backend), ip6tables, nft, ipset, conntrack with their libraries.
 build_debs() {
   local d="$BUILD/debs" root="$OUT/debs/root" pkgs
   rm -rf "$d" "$OUT/debs"
   mkdir -p "$d" "$root"
-  pkgs="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-    --no-replaces --no-enhances --no-pre-depends iptables ipset conntrack nftables |
-    grep -v '^[ <]' | sort -u)"
+  pkgs="$(debs_wanted)"
+  [[ -n $pkgs ]] || die "apt-cache resolves no packages for the images (run apt-get update)"
   # shellcheck disable=SC2086 # one word per package
   run_in "$d" apt-get download $pkgs ca-certificates
   ls -l "$d"
@@ -634,6 +677,18 @@ assemble_files() {
     die "the files repo does not hold exactly the files Kubespray derives"
 }
 
+# expect_commit WHAT MODULE@VERSION PREFIX CMD...: with a pinned commit, CMD's output must show it after
+# PREFIX (a regex; the first 7 hex digits are enough for the short stamps); without one, says so.
+expect_commit() {
+  local what="$1" pin="${PINNED_COMMITS[$2]:-}" prefix="$3"
+  shift 3
+  if [[ -z $pin ]]; then
+    log "  -- $what: built without a commit (no pinned commit for $2; the module proxy records none)"
+    return 0
+  fi
+  expect "$what commit" "$prefix${pin:0:7}" "$@"
+}
+
 # check_files: unpack every file as Kubespray does and run each binary.
 check_files() {
   local c="$WORK/check-files" v="v$K8S" kubeadm kubelet kubectl runc etcd cni crictl containerd nerdctl
@@ -647,9 +702,12 @@ check_files() {
   expect kubectl "\"gitVersion\": \"$v\"" "$kubectl" version --client -o json
   expect runc "^runc version $RUNC\$" "$runc" --version
   expect "runc seccomp" "^libseccomp: " "$runc" --version
+  expect_commit kubeadm "k8s.io/kubernetes@v$K8S" '"gitCommit": "' "$kubeadm" version -o json
+  expect_commit runc "github.com/opencontainers/runc@v$RUNC" '^commit: ' "$runc" --version
   mkdir -p "$c/etcd" && tar -xzf "$etcd" -C "$c/etcd"
   local e="$c/etcd/etcd-v$ETCD-linux-amd64"
   expect etcd "^etcd Version: $ETCD\$" "$e/etcd" --version
+  expect_commit etcd "go.etcd.io/etcd/server/v3@v$ETCD" '^Git SHA: ' "$e/etcd" --version
   expect etcdctl "^etcdctl version: $ETCD\$" "$e/etcdctl" version
   expect etcdutl "^etcdutl version: $ETCD\$" "$e/etcdutl" version
   mkdir -p "$c/cni" && tar -xzf "$cni" -C "$c/cni"
@@ -661,6 +719,8 @@ check_files() {
   expect crictl "^crictl version v$CRICTL\$" "$c/crictl/crictl" --version
   mkdir -p "$c/containerd" && tar -xzf "$containerd" -C "$c/containerd" --strip-components=1
   expect containerd "^containerd github.com/containerd/containerd/v2 v$CONTAINERD " "$c/containerd/containerd" --version
+  expect_commit containerd "github.com/containerd/containerd/v2@v$CONTAINERD" "^containerd .* v$CONTAINERD " \
+    "$c/containerd/containerd" --version
   expect ctr "^ctr github.com/containerd/containerd/v2 v$CONTAINERD\$" "$c/containerd/ctr" --version
   expect containerd-shim-runc-v2 "Version: +v$CONTAINERD\$" "$c/containerd/containerd-shim-runc-v2" -v
   mkdir -p "$c/nerdctl" && tar -xzf "$nerdctl" -C "$c/nerdctl"
@@ -857,6 +917,7 @@ EOF
   expect "image pause" "v$PAUSE" in_root "$VERIFY_ROOT" "$VERIFY_EP" -v
   verify_image coredns
   expect "image coredns" "^CoreDNS-$COREDNS\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
+  expect_commit "image coredns" "github.com/coredns/coredns@v$COREDNS" ', ' in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
   verify_image kube-vip
   expect "image kube-vip" "v$KUBE_VIP" in_root "$VERIFY_ROOT" "$VERIFY_EP" version
   verify_image flannel
@@ -888,6 +949,46 @@ write_manifest() {
     die "a derived file is missing from the files repo"
 }
 
+# ---------------------------------------------------------- --check-sources --
+# Every metadata and source step of the build, without a compile: the upstream snapshots against
+# SHA256SUMS, each module's .info (release time, Origin against the pins) and go.mod on the module
+# proxy, the staging modules Kubernetes' go.mod replaces, the Debian packages the images take, and
+# Kubespray's own derivation of the artifacts. With an empty cache it needs a minute or two, so a
+# field or a module the proxy lacks fails in minutes instead of after an hour of builds.
+check_sources() {
+  local n m p
+  for n in "kubespray-$KUBESPRAY_VERSION" "kube-vip-v$KUBE_VIP" "nerdctl-v$NERDCTL" "flannel-cni-plugin-v$FLANNEL_CNI"; do
+    tarball "$n" >/dev/null
+    log "ok snapshot $n.tar.gz"
+  done
+  for m in "k8s.io/kubernetes@v$K8S" "go.etcd.io/etcd/server/v3@v$ETCD" "github.com/coredns/coredns@v$COREDNS" \
+    "github.com/containerd/containerd/v2@v$CONTAINERD" "github.com/opencontainers/runc@v$RUNC"; do
+    commit_of "$m" >/dev/null
+    log "ok $m: released $(release_time "$m"), commit ${PINNED_COMMITS[$m]:-none pinned}"
+  done
+  for m in "go.etcd.io/etcd/etcdctl/v3@v$ETCD" "go.etcd.io/etcd/etcdutl/v3@v$ETCD" \
+    "github.com/containernetworking/plugins@v$CNI" "sigs.k8s.io/cri-tools@v$CRICTL" \
+    "github.com/flannel-io/flannel@v$FLANNEL" "github.com/google/go-containerregistry@$CRANE"; do
+    release_time "$m" >/dev/null
+    log "ok $m"
+  done
+  local gomod staging=0
+  gomod="$(modinfo "k8s.io/kubernetes@v$K8S" | jq -er .GoMod)"
+  while read -r p; do
+    release_time "$p@v0.${K8S#1.}" >/dev/null
+    staging=$((staging + 1))
+  done < <(go mod edit -json "$gomod" | jq -r '.Replace[] | select(.New.Path | startswith("./staging")) | .Old.Path')
+  ((staging > 0)) || die "k8s.io/kubernetes@v$K8S: its go.mod replaces no ./staging module"
+  log "ok $staging staging modules of k8s.io/kubernetes at v0.${K8S#1.}"
+  debs_wanted >"$WORK/debs-wanted.txt"
+  # shellcheck disable=SC2046 # one word per package
+  run_in "$WORK" apt-get download --print-uris $(cat "$WORK/debs-wanted.txt") ca-certificates >"$WORK/debs-uris.txt" ||
+    die "apt-get cannot download the image packages (run apt-get update)"
+  log "ok $(wc -l <"$WORK/debs-uris.txt") Debian packages for the images: $(tr '\n' ' ' <"$WORK/debs-wanted.txt")"
+  build_sources >/dev/null
+  log "ok Kubespray $KUBESPRAY_VERSION derives $(jq '.files | length' "$OUT/sources/derived.json") files and $(jq '.images | length' "$OUT/sources/derived.json") images at the recipe's versions"
+}
+
 # ------------------------------------------------------------- step runner --
 if [[ ${1:-} == --step ]]; then
   set -x
@@ -912,10 +1013,15 @@ exec 9>"$BUILD/.lock"
 if ! flock -n 9; then
   log "another build is running in $BUILD; waiting for it"
   flock 9
-  if [[ -f $STAMP && $(cat "$STAMP") == "$STAMP_TEXT" && -z ${KUBESPRAY_HA_MIRROR_REBUILD:-} ]]; then
+  if [[ ${1:-} != --check-sources && -f $STAMP && $(cat "$STAMP") == "$STAMP_TEXT" && -z ${KUBESPRAY_HA_MIRROR_REBUILD:-} ]]; then
     printf '%s\n' "$MIRROR"
     exit 0
   fi
+fi
+if [[ ${1:-} == --check-sources ]]; then
+  check_sources
+  log "sources ok: every module, snapshot, package and derivation the build needs is there (nothing compiled)"
+  exit 0
 fi
 
 fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }

@@ -5,6 +5,7 @@
 # for command, kubernetes and hcloud.  Nothing prebuilt is downloaded.
 #
 #   PATH="$(tests/infra/install-pulumi.sh):$PATH"
+#   tests/infra/install-pulumi.sh --check-sources   # snapshots and modules only, no compile: seconds
 #
 # The bin directory is printed as the LAST line of stdout; everything else
 # (progress, timings) goes to stderr.
@@ -408,6 +409,27 @@ note() {
     "The engine uses it for every version the program asks for (an ambient plugin on PATH)." >"$f"
   log "$1: version $2 (package.json pins $3; see $f)"
 }
+
+# ---------------------------------------------------------- --check-sources --
+# The metadata and source steps without a compile: every upstream snapshot against SHA256SUMS, and
+# every module the builds fetch from the proxy resolved there (`go list -m -json`: .info and .mod,
+# the only fields read being GoMod and, on download, Dir). Seconds with an empty module cache.
+if [[ ${1:-} == --check-sources ]]; then
+  for tb in "pulumi-language-nodejs-v$CLI_VERSION" "pulumi-command-v$COMMAND_SRC_VERSION" \
+    "pulumi-hcloud-v$HCLOUD_SRC_VERSION" "terraform-provider-hcloud-v$TF_HCLOUD_SRC_VERSION"; do
+    out="$(tarball "$tb")" || die "$out"
+    log "ok snapshot $tb.tar.gz"
+  done
+  for mv in "github.com/pulumi/pulumi/pkg/v3@v$CLI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION" \
+    "$KUBERNETES_MODULE@$KUBERNETES_MODULE_VERSION"; do
+    out="$(cd "$WORK" && go list -m -json "$mv" 2>&1)" || die "the Go module proxy does not serve $mv: $out"
+    gomod="$(printf '%s' "$out" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).GoMod||""))')"
+    [[ -f $gomod ]] || die "$mv: no go.mod from the module proxy"
+    log "ok $mv (go.mod: $(go mod edit -json "$gomod" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const m=JSON.parse(s);console.log(`${(m.Require||[]).length} requirements, ${(m.Replace||[]).length} replaces`)})'))"
+  done
+  log "sources ok: every snapshot and module the engine build needs is there (nothing compiled)"
+  exit 0
+fi
 
 # -------------------------------------------------------------------- main --
 log "cache: $PREFIX (go $GOVERSION, GOPROXY=$GOPROXY, upstream sources: $SRC_DIR)"
