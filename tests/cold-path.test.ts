@@ -25,7 +25,7 @@ interface Run {
 function checkSources(script: string, extraEnv: Record<string, string> = {}): Run {
     const root = tmp("kha-cold-");
     const gomod = path.join(root, "gomodcache");
-    const env = { ...process.env, KUBESPRAY_HA_CACHE: path.join(root, "cache"), GOMODCACHE: gomod, ...extraEnv };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBESPRAY_HA_CACHE: path.join(root, "cache"), GOMODCACHE: gomod, ...extraEnv };
     delete env.GOFLAGS;
     try {
         const r = spawnSync("bash", [path.join(INFRA, script), "--check-sources"], { env, encoding: "utf8", timeout: 540_000 });

@@ -19,7 +19,7 @@ import { EngineEvent, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
 import { copyProject, Engine, engineStack, findEngine, pluginsMissing } from "./engine";
 import { LIBVIRT_URI, libvirtdMissingReason, notRootReason, skipReason } from "./libvirtd";
-import { IMAGE_BOOT, stageTestImage, TestImage, testImageMissingReason } from "./vm-image";
+import { cacheRoot, IMAGE_BOOT, stageTestImage, TestImage, testImageMissingReason } from "./vm-image";
 
 export const STANDIN_DIR = path.join(__dirname, "..", "fixtures", "kubespray-standin");
 export const SUBNET = "10.250.20.0/24";
@@ -39,6 +39,43 @@ export interface VmNode {
 
 export const THREE_NODES: VmNode[] = [1, 2, 3].map((i) => ({ name: `node${i}`, ip: `10.250.20.2${i}`, roles: ["control-plane", "etcd", "worker"] }));
 export const WORKER4: VmNode = { name: "node4", ip: "10.250.20.24", roles: ["worker"] };
+/** The e2e test's cluster: one control plane (odd, so valid), then one worker added and removed. */
+export const ONE_NODE: VmNode[] = [THREE_NODES[0]];
+export const WORKER2: VmNode = { name: "node2", ip: "10.250.20.22", roles: ["worker"] };
+
+/**
+ * The boot of one software-emulated VM as last measured on this machine: seconds from its domain's
+ * start to the readiness wait done (SSH + cloud-init), with how many VMs booted at once.
+ */
+const BOOT_RECORD = () => path.join(cacheRoot(), "vm-boot-measured.json");
+/** Before any boot was measured on this machine: a first-run budget, not a guess at the boot. */
+export const FIRST_RUN_BOOT_SECONDS = 900;
+/** The readiness budget is this many times the measured boot (2 cores, TCG: a busy moment doubles it). */
+export const BOOT_BUDGET_FACTOR = 4;
+const MIN_BOOT_BUDGET_SECONDS = 240;
+
+/** libvirt.bootTimeoutSeconds for the lab, derived from the measured boot, and the derivation in words. */
+export function bootBudget(): { seconds: number; why: string } {
+    try {
+        const m = JSON.parse(fs.readFileSync(BOOT_RECORD(), "utf8")) as { seconds: number; concurrent: number; at: string };
+        if (typeof m.seconds === "number" && m.seconds > 0) {
+            const seconds = Math.max(MIN_BOOT_BUDGET_SECONDS, Math.ceil(BOOT_BUDGET_FACTOR * m.seconds));
+            return { seconds, why: `${BOOT_BUDGET_FACTOR} x the boot measured here on ${m.at} (${m.seconds.toFixed(0)} s, ${m.concurrent} VM(s) at once), at least ${MIN_BOOT_BUDGET_SECONDS} s` };
+        }
+    } catch {
+        // nothing measured yet
+    }
+    return { seconds: FIRST_RUN_BOOT_SECONDS, why: `no boot measured on this machine yet (${BOOT_RECORD()}): the first-run budget` };
+}
+
+/** Keeps the slowest boot of an up (per-node ready seconds) for the next run's budget. */
+export function recordBoot(ready: Record<string, number>): void {
+    const all = Object.values(ready);
+    if (all.length === 0) return;
+    const record = { seconds: Math.max(...all), concurrent: all.length, at: new Date().toISOString() };
+    fs.mkdirSync(path.dirname(BOOT_RECORD()), { recursive: true });
+    fs.writeFileSync(BOOT_RECORD(), `${JSON.stringify(record, null, 2)}\n`);
+}
 
 const TOOLS: Record<string, string> = {
     virsh: "libvirt-clients",
@@ -98,6 +135,8 @@ export interface VmLab {
     record: string;
     workDir: string;
     image: TestImage;
+    /** libvirt.bootTimeoutSeconds, fixed for the lab's life (a change would re-run the readiness waits). */
+    boot: { seconds: number; why: string };
     /** The copied project (set by vmStack). */
     projectDir?: string;
 }
@@ -122,6 +161,7 @@ export function createVmLab(): VmLab {
         record: path.join(dir, "record"),
         workDir: path.join(dir, "kubespray-work"),
         image,
+        boot: bootBudget(),
     };
 }
 
@@ -148,7 +188,7 @@ export function clusterConfig(lab: VmLab, nodes: VmNode[]): Record<string, unkno
             initrd: lab.image.initrd,
             cmdline: IMAGE_BOOT.cmdline,
             storageDir: lab.storageDir,
-            bootTimeoutSeconds: 400,
+            bootTimeoutSeconds: lab.boot.seconds,
         },
         kubespray: {
             dir: STANDIN_DIR,
