@@ -26,6 +26,7 @@ function rawConfig(count: number): unknown {
     return {
         backend: "baremetal",
         network: { cidr: "10.20.0.0/16" },
+        interface: "eth0",
         vip: { address: "10.20.255.100" },
         ssh: { user: "root" },
         nodes,

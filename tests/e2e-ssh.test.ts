@@ -13,20 +13,13 @@ import { checkKubeconfig } from "../components/kubespray/kubeconfig";
 import { kubesprayCommandSpecs, RunPlan, runPaths } from "../components/kubespray/playbook";
 import { deploymentSteps, Render, runDeployment, StepResult } from "./helpers/deployment";
 import { Lab, missingPrerequisite, NamespaceLab } from "./helpers/netns";
+import { requireOrSkip } from "./helpers/real-tests";
 
 const STANDIN = path.join(__dirname, "fixtures", "kubespray-standin");
 const VIP = "10.250.0.220";
 
 const reason = missingPrerequisite();
-if (reason) {
-    if (process.env.CI) {
-        test("e2e-ssh prerequisites", () => {
-            throw new Error(`tests/e2e-ssh.test.ts cannot run under CI: ${reason}`);
-        });
-    } else {
-        console.log(`skipping tests/e2e-ssh.test.ts: ${reason}`);
-    }
-}
+requireOrSkip("tests/e2e-ssh.test.ts", reason, "e2e-ssh prerequisites");
 
 (reason ? describe.skip : describe)("Kubespray commands over real SSH to network namespaces", () => {
     const lab = new NamespaceLab(["cp1", "w1", "w2"]);
@@ -53,6 +46,7 @@ if (reason) {
         const raw = {
             backend: "baremetal",
             name: "e2e",
+            interface: "eth0",
             network: { cidr: "10.250.0.0/24" },
             vip: { address: VIP },
             ssh: { user: "root" },

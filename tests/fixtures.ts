@@ -39,6 +39,7 @@ export function baremetalRaw(): any {
     return {
         backend: "baremetal",
         network: { cidr: "10.250.0.0/24" },
+        interface: "enp1s0",
         vip: { address: "10.250.0.100" },
         ssh: { user: "root", privateKeyPath: "/nonexistent/id_ed25519" },
         nodes: [

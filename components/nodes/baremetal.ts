@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, ConfigError } from "../config/config";
 import { contentHash } from "../shared/hash";
-import { waitReadyScript } from "./wait-ready";
+import { firstUpChecks, waitReadyScript } from "./wait-ready";
 import { baremetalReadyResourceName, baremetalReadyTriggerInputs } from "./identity";
 import { Machine, NodeBackend } from "./machines";
 
@@ -30,7 +30,10 @@ export class BaremetalCluster extends pulumi.ComponentResource implements NodeBa
             const address = node.sshAddress ?? node.ip;
             const ready = new command.local.Command(baremetalReadyResourceName(name, node.name), {
                 interpreter: ["/bin/sh", "-c"],
-                create: waitReadyScript({ node: node.name, ip: address, user: ssh.user, port: ssh.port, timeoutSeconds: ssh.waitSeconds, kind: "baremetal" }),
+                create: waitReadyScript({
+                    node: node.name, ip: address, user: ssh.user, port: ssh.port, timeoutSeconds: ssh.waitSeconds, kind: "baremetal",
+                    checks: firstUpChecks(args.config, node),
+                }),
                 stdin: pulumi.secret(args.sshPrivateKey),
                 // Re-check only when where or how we connect changes.
                 triggers: [contentHash(baremetalReadyTriggerInputs(args.config, node))],

@@ -19,6 +19,7 @@ import {
     waitReadyScript,
     wrapForRemote,
 } from "./libvirt-commands";
+import { firstUpChecks } from "../wait-ready";
 import { LibvirtPlan, libvirtTriggerInputs, NetworkForward, planLibvirt } from "./libvirt-xml";
 import { libvirtIdentities, libvirtNetworkResourceName, libvirtNodeResourceNames } from "../identity";
 import { Machine, NodeBackend } from "../machines";
@@ -142,6 +143,7 @@ export class LibvirtCluster extends pulumi.ComponentResource implements NodeBack
                     user: args.config.ssh.user,
                     port: args.config.ssh.port,
                     timeoutSeconds: lv.bootTimeoutSeconds,
+                    checks: firstUpChecks(args.config, node),
                 }),
                 stdin: pulumi.secret(args.sshPrivateKey),
                 triggers: [contentHash(t.ready), disk.id],
