@@ -11,7 +11,10 @@ import {
     clusterLabels,
     firewallRules,
     hcloudProblems,
+    hcloudReadyScript,
     networkIpRange,
+    placeholderSshSources,
+    readinessFailureHint,
     serverLabels,
     serverSpecs,
     SERVER_IGNORE_CHANGES,
@@ -78,16 +81,16 @@ describe("serverSpecs", () => {
             ["worker2", "hetzner-worker2", "10.0.1.102"],
         ]);
         for (const s of specs) {
-            expect([s.serverType, s.image, s.location]).toEqual(["cx22", "ubuntu-24.04", "nbg1"]);
+            expect([s.serverType, s.image, s.location]).toEqual(["cx23", "ubuntu-24.04", "nbg1"]);
         }
     });
 
     it("lets a node override serverType, image and location", () => {
         const raw = hcloudRaw();
-        raw.hcloud.serverType = "cx32";
+        raw.hcloud.serverType = "cx33";
         raw.nodes[3] = { ...raw.nodes[3], serverType: "ccx23", image: "debian-12", location: "fsn1" };
         const specs = serverSpecs(parse(raw));
-        expect(specs[0]).toMatchObject({ serverType: "cx32", image: "ubuntu-24.04", location: "nbg1" });
+        expect(specs[0]).toMatchObject({ serverType: "cx33", image: "ubuntu-24.04", location: "nbg1" });
         expect(specs[3]).toMatchObject({ node: "worker1", serverType: "ccx23", image: "debian-12", location: "fsn1" });
     });
 
@@ -257,9 +260,56 @@ describe("serverReplaceInputs (what replaces a server, issue 12.3)", () => {
     it("is the location alone: server type, labels and IPs update in place; image and SSH keys are ignored", () => {
         const raw = hcloudRaw(3, 1);
         raw.nodes[3].location = "hel1";
-        raw.nodes[3].serverType = "cx42";
+        raw.nodes[3].serverType = "cx43";
         const specs = serverSpecs(parse(raw));
         expect(specs.map(serverReplaceInputs)).toEqual([{ location: "nbg1" }, { location: "nbg1" }, { location: "nbg1" }, { location: "hel1" }]);
         expect([...SERVER_IGNORE_CHANGES]).toEqual(["image", "sshKeys"]);
+    });
+});
+
+describe("the readiness check of a server (pure)", () => {
+    const spec = (raw: any, i = 0) => serverSpecs(parse(raw))[i];
+    const hasSsh = spawnSync("sh", ["-c", "command -v ssh"]).status === 0;
+
+    it("is the shared wait (SSH, cloud-init status --wait) at the address, bounded by ssh.waitSeconds, then the hint", () => {
+        const raw = hcloudRaw(1, 1);
+        raw.ssh.waitSeconds = 42;
+        const config = parse(raw);
+        const script = hcloudReadyScript(config, spec(raw), "198.51.100.7");
+        expect(script).toMatch(/^# hcloud server cp1: /);
+        expect(script).toContain("cloud-init status --wait");
+        expect(script).toContain("deadline=$(( $(date +%s) + 42 ))");
+        expect(script).toMatch(/-p 22 -l root -i "\$key" 198\.51\.100\.7 /);
+        expect(script).toMatch(/\n\); then exit 0; fi\necho '.*' >&2\nexit 1\n$/);
+        expect(script).not.toMatch(/PRIVATE KEY/);
+    });
+
+    it("names the node, the address, the bound and the causes: firewall sources (placeholders called out), key, cloud-init", () => {
+        const raw = hcloudRaw(1, 1);
+        const hint = readinessFailureHint(parse(raw), spec(raw, 1), "198.51.100.101");
+        expect(hint).toMatch(/^hcloud node worker1 \(198\.51\.100\.101\): not ready for Kubespray within 300s \(ssh\.waitSeconds\)\./);
+        expect(hint).toMatch(/"Connection timed out" above: the address Pulumi runs from is not in hcloud\.firewall\.sshSourceCidrs \(203\.0\.113\.0\/24\)/);
+        expect(hint).toMatch(/203\.0\.113\.0\/24 is a documentation range \(RFC 5737\)/);
+        expect(hint).toMatch(/"Permission denied \(publickey\)": the private key \(kubespray-ha:sshPrivateKey or ssh\.privateKeyPath\) is not the one of ssh\.publicKey/);
+        expect(hint).toMatch(/cloud-init failed or hangs on hcloud\.image ubuntu-24\.04/);
+        const real = hcloudRaw(1, 1);
+        real.hcloud.firewall.sshSourceCidrs = ["192.0.2.10/32", "85.10.0.0/16"];
+        delete real.ssh.publicKey;
+        real.hcloud.sshKeyName = "ops";
+        expect(placeholderSshSources(parse(real))).toEqual(["192.0.2.10/32"]);
+        const named = readinessFailureHint(parse(real), spec(real), "198.51.100.11");
+        expect(named).toMatch(/the existing hcloud SSH key hcloud\.sshKeyName "ops"/);
+        real.hcloud.firewall.sshSourceCidrs = ["85.10.0.0/16"];
+        expect(readinessFailureHint(parse(real), spec(real), "198.51.100.11")).not.toMatch(/documentation range/);
+    });
+
+    (hasSsh ? it : it.skip)("really fails in time with the hint on stderr and exit 1 (ssh to a closed port on 127.0.0.1)", () => {
+        const raw = hcloudRaw(1, 1);
+        raw.ssh.waitSeconds = 2;
+        const script = hcloudReadyScript(parse(raw), spec(raw), "127.0.0.1").replace(/-p 22 /g, "-p 9 ");
+        const run = spawnSync("/bin/sh", ["-c", script], { input: "not a key\n", encoding: "utf8", timeout: 30_000 });
+        expect(run.status).toBe(1);
+        expect(run.stderr).toMatch(/no SSH answer as root within 2s/);
+        expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^hcloud node cp1 \(127\.0\.0\.1\): not ready for Kubespray within 2s \(ssh\.waitSeconds\)\. Likely causes:/);
     });
 });

@@ -33,6 +33,7 @@ interface Child {
 }
 
 const TOKEN = "hcloud-test-token-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nhcloud-test-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 const EXISTING_KEY_ID = 4711;
 /** The API VIP of hcloudRaw(); Kubespray's admin.conf points there. */
 const VIP_URL = "https://10.0.1.5:6443";
@@ -67,6 +68,9 @@ beforeAll(async () => {
                 if (args.token === "hcloud:index/getSshKey:getSshKey") {
                     return { id: EXISTING_KEY_ID, name: args.inputs.name, publicKey: PUBLIC_KEY, fingerprint: "aa:bb", labels: {} };
                 }
+                if (args.token === "hcloud:index/getServerType:getServerType") {
+                    return currentServerType(args.inputs.name);
+                }
                 throw new Error(`unmocked invoke ${args.token}`);
             },
         },
@@ -75,6 +79,17 @@ beforeAll(async () => {
         false,
     );
 });
+
+/** A current server type as the provider's getServerType returns it: orderable in the EU locations. */
+function currentServerType(name: string) {
+    const locations = ["fsn1", "nbg1", "hel1"].map((location, i) => ({
+        id: i + 1, name: location, available: true, recommended: true, isDeprecated: false, deprecationAnnounced: "", unavailableAfter: "",
+    }));
+    return {
+        id: 100 + name.length, name, description: name.toUpperCase(), architecture: "x86", category: "cost_optimized", cores: 2, cpuType: "shared",
+        memory: 4, disk: 40, storageType: "local", includedTraffic: 0, isDeprecated: false, deprecationAnnounced: "", unavailableAfter: "", locations,
+    };
+}
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
@@ -89,12 +104,21 @@ interface Built {
     children: Child[];
 }
 
-async function build(name: string, raw: any, args: { sshPublicKey?: string; hcloudToken?: pulumi.Input<string> } = {}): Promise<Built> {
+async function build(
+    name: string,
+    raw: any,
+    args: { sshPublicKey?: string; hcloudToken?: pulumi.Input<string>; sshPrivateKey?: pulumi.Input<string> } = {},
+): Promise<Built> {
     const config = parseClusterConfig(raw, { stack: "hetzner" });
     const all: Child[] = [];
     const cluster = new HcloudCluster(
         name,
-        { config, sshPublicKey: "sshPublicKey" in args ? args.sshPublicKey : PUBLIC_KEY, hcloudToken: args.hcloudToken ?? pulumi.secret(TOKEN) },
+        {
+            config,
+            sshPublicKey: "sshPublicKey" in args ? args.sshPublicKey : PUBLIC_KEY,
+            hcloudToken: args.hcloudToken ?? pulumi.secret(TOKEN),
+            sshPrivateKey: "sshPrivateKey" in args ? args.sshPrivateKey : pulumi.secret(PRIVATE_KEY),
+        },
         {
             transformations: [
                 (t) => {
@@ -151,6 +175,7 @@ describe.each([
             "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork": 1,
             "hcloud:index/loadBalancerService:LoadBalancerService": 1,
             "hcloud:index/loadBalancerTarget:LoadBalancerTarget": controlPlanes,
+            "command:local:Command": controlPlanes + workers,
         });
         expect(b.children).toHaveLength(b.resources.length);
     });
@@ -161,6 +186,7 @@ describe.each([
             [
                 "provider", "network", "subnet", "ssh-key", "spread", "firewall", "api-lb", "api-lb-network", "api-lb-service",
                 ...nodes,
+                ...nodes.map((n) => `${n}-ready`),
                 ...cpNames().map((n) => `api-lb-target-${n}`),
             ].map((n) => `${name}-${n}`).sort(),
         );
@@ -203,7 +229,7 @@ describe.each([
             const isCp = node.roles.includes("control-plane");
             expect(s.inputs).toMatchObject({
                 name: `hetzner-${node.name}`,
-                serverType: "cx22",
+                serverType: "cx23",
                 image: "ubuntu-24.04",
                 location: "nbg1",
                 sshKeys: [sshKey.id],
@@ -259,6 +285,10 @@ describe.each([
                 .sort(byServer),
         );
         expect(targets).toHaveLength(controlPlanes);
+        // What KubesprayRun's playbooks wait for (NodeBackend.apiDependencies).
+        expect(b.cluster.apiDependencies.map((r) => nameOf(b, r)).sort()).toEqual(
+            [`${name}-api-lb`, `${name}-api-lb-network`, `${name}-api-lb-service`, ...cpNames().map((n) => `${name}-api-lb-target-${n}`)].sort(),
+        );
     });
 
     it("orders the servers after the subnet and the targets after the Load Balancer's network attachment", () => {
@@ -289,12 +319,12 @@ describe.each([
         }
     });
 
-    it("exposes the machines: config name, roles and private IP, public IPv4 for SSH, the server", async () => {
+    it("exposes the machines: config name, roles and private IP, public IPv4 for SSH, the server's readiness check", async () => {
         expect(b.cluster.machines.map((m) => [m.name, m.roles, m.ip])).toEqual(b.config.nodes.map((n) => [n.name, n.roles, n.ip]));
         for (const m of b.cluster.machines) {
             expect(await valueOf(m.sshAddress)).toBe(`198.51.100.${m.ip.split(".")[3]}`);
-            expect(nameOf(b, m.resource)).toBe(`${name}-${m.name}`);
-            expect(m.resource === b.cluster.servers[m.name]).toBe(true);
+            expect(nameOf(b, m.resource)).toBe(`${name}-${m.name}-ready`);
+            expect(m.resource === b.cluster.ready[m.name]).toBe(true);
         }
     });
 
@@ -356,7 +386,8 @@ describe("HcloudCluster from the example stack Pulumi.hetzner.yaml", () => {
         expect(await valueOf(b.cluster.loadBalancerIp)).toBe("10.0.1.10");
         expect(one(b.resources, "network:Network").inputs.ipRange).toBe("10.0.0.0/16");
         const worker = byType(b.resources, "server:Server").find((s) => s.name === "example-worker1")!;
-        expect(worker.inputs).toMatchObject({ serverType: "cx32", labels: { environment: "example", "kubespray-ha/worker": "true" } });
+        expect(worker.inputs).toMatchObject({ serverType: "cx33", labels: { environment: "example", "kubespray-ha/worker": "true" } });
+        expect(byType(b.resources, "server:Server").find((s) => s.name === "example-cp1")!.inputs.serverType).toBe("cx23");
     });
 });
 
@@ -512,7 +543,10 @@ describe("HcloudCluster: server names, replacing inputs and protect from the nod
         const ids = hcloudIdentities(b.config, "idn");
         expect(byType(b.resources, "server:Server").map((r) => r.name).sort()).toEqual(ids.flatMap((i) => i.machine).sort());
         for (const id of ids) {
-            const server = b.resources.find((r) => r.name === id.resource)!;
+            const server = b.resources.find((r) => r.name === id.machine[0])!;
+            // The node's resource (what Kubespray keys on) is the server's readiness check.
+            expect(b.resources.find((r) => r.name === id.resource)?.type).toBe("command:local:Command");
+            expect(id.resource).toBe(`${id.machine[0]}-ready`);
             // The identity labels its inputs by config key; the values are what the server got.
             expect(Object.values(id.changes.rebuild.inputs)).toEqual([server.inputs.location]);
         }
@@ -532,5 +566,94 @@ describe("HcloudCluster: server names, replacing inputs and protect from the nod
     it("protects nothing with protectEtcdMembers: false", async () => {
         const b = await build("unprot", { ...hcloudRaw(3, 2), protectEtcdMembers: false });
         expect(b.children.filter((c) => c.opts.protect).map((c) => c.name)).toEqual([]);
+    });
+});
+
+describe("HcloudCluster readiness: every server ends with the SSH + cloud-init check before Kubespray", () => {
+    let b: Built;
+    beforeAll(async () => {
+        b = await build("rdy", hcloudRaw(3, 1));
+    });
+    const readyChild = (node: string) => b.children.find((c) => c.name === `rdy-${node}-ready`)!;
+    const readyRecord = (node: string) => registered.find((r) => r.name === `rdy-${node}-ready`)!;
+
+    it("one local command per server, after the server, re-created with it", () => {
+        for (const node of b.config.nodes) {
+            const child = readyChild(node.name);
+            expect([child.name, child.type]).toEqual([`rdy-${node.name}-ready`, "command:local:Command"]);
+            expect(((child.opts.dependsOn ?? []) as pulumi.Resource[]).map((r) => nameOf(b, r))).toEqual([`rdy-${node.name}`]);
+            expect(child.opts.provider).toBeUndefined();
+            const server = registered.find((r) => r.name === `rdy-${node.name}`)!;
+            expect(readyRecord(node.name).inputs.triggers[0]).toBe(server.id);
+            expect(readyRecord(node.name).inputs.interpreter).toEqual(["/bin/sh", "-c"]);
+        }
+    });
+
+    it("waits for SSH and cloud-init at the server's public IPv4, bounded by ssh.waitSeconds", () => {
+        const create: string = readyRecord("cp2").inputs.create;
+        expect(create).toContain("cloud-init status --wait");
+        expect(create).toContain("198.51.100.12");
+        expect(create).toMatch(/-l root -i "\$key" 198\.51\.100\.12/);
+        expect(create).toContain(`deadline=$(( $(date +%s) + ${b.config.ssh.waitSeconds} ))`);
+        expect(b.config.ssh.waitSeconds).toBe(300);
+    });
+
+    it("fails naming the node, its address, ssh.waitSeconds and the likely causes (firewall sources, key)", () => {
+        const create: string = readyRecord("worker1").inputs.create;
+        // The last lines: the hint on stderr, then a failure, after the shared check ran in a subshell.
+        const lines = create.trimEnd().split("\n");
+        expect(lines.slice(-1)).toEqual(["exit 1"]);
+        expect(lines.at(-2)).toMatch(/^echo '.*' >&2$/);
+        const hint = lines.at(-2)!.replace(/'\\''/g, "'");
+        expect(hint).toMatch(/hcloud node worker1 \(198\.51\.100\.101\): not ready for Kubespray within 300s \(ssh\.waitSeconds\)/);
+        expect(hint).toMatch(/hcloud\.firewall\.sshSourceCidrs \(203\.0\.113\.0\/24\)/);
+        expect(hint).toMatch(/203\.0\.113\.0\/24 is a documentation range \(RFC 5737\), the example's placeholder/);
+        expect(hint).toMatch(/kubespray-ha:sshPrivateKey or ssh\.privateKeyPath/);
+    });
+
+    it("keeps the private key secret: on stdin only, a secret at the engine, never in the script", async () => {
+        for (const node of b.config.nodes) {
+            expect(await pulumi.isSecret(readyChild(node.name).props.stdin)).toBe(true);
+            const record = readyRecord(node.name);
+            expect(record.inputs.stdin).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: PRIVATE_KEY });
+            expect(record.inputs.create).not.toContain("hcloud-test-key-material");
+            expect(record.inputs.addPreviousOutputInEnv).toBe(false);
+        }
+        // A key passed in plain is wrapped too.
+        const plain = await build("rdyplain", hcloudRaw(1, 1), { sshPrivateKey: PRIVATE_KEY });
+        for (const c of plain.children.filter((x) => x.type === "command:local:Command")) {
+            expect(await pulumi.isSecret(c.props.stdin)).toBe(true);
+        }
+    });
+
+    it("KubesprayRun's commands depend on the readiness checks, not on the bare servers", async () => {
+        const seen: Child[] = [];
+        const run = new KubesprayRun("rdy-kubespray", { config: b.config, machines: b.cluster.machines, sshPrivateKey: PRIVATE_KEY }, {
+            transformations: [(t) => (seen.push({ type: t.type, name: t.name, props: t.props, opts: t.opts, resource: t.resource }), undefined)],
+        });
+        await Promise.all(Object.values(run.commands).map((c) => valueOf(c.urn)));
+        const deps = (id: string) => ((seen.find((c) => c.name === `rdy-kubespray-${id}`)!.opts.dependsOn ?? []) as pulumi.Resource[]);
+        const readyOf = (n: string) => b.cluster.ready[n] as pulumi.Resource;
+        // cluster.yml runs on the control planes, the worker joins with its own command; the inventory needs all.
+        for (const node of b.config.nodes) {
+            const id = node.roles.includes("control-plane") ? "cluster" : `node-${node.name}`;
+            expect([id, node.name, deps(id).includes(readyOf(node.name))]).toEqual([id, node.name, true]);
+            expect(deps("inventory").includes(readyOf(node.name))).toBe(true);
+            for (const cmd of ["inventory", "cluster", "node-worker1"]) {
+                expect(deps(cmd).includes(b.cluster.servers[node.name])).toBe(false);
+            }
+        }
+    });
+
+    it("without sshPrivateKey: no check, the server is the machine, and a warning says so", async () => {
+        const warn = jest.spyOn(pulumi.log, "warn");
+        try {
+            const bare = await build("nokey", hcloudRaw(1, 1), { sshPrivateKey: undefined });
+            expect(bare.children.filter((c) => c.type === "command:local:Command")).toEqual([]);
+            expect(bare.cluster.machines.every((m) => m.resource === bare.cluster.servers[m.name])).toBe(true);
+            expect(warn.mock.calls.map((c) => c[0])).toContainEqual(expect.stringMatching(/sshPrivateKey not given: no readiness check/));
+        } finally {
+            warn.mockRestore();
+        }
     });
 });

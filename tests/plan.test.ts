@@ -638,7 +638,7 @@ describe("node identities (pure)", () => {
         more.network.dhcpRange = { start: "192.168.122.200", end: "192.168.122.250" };
         expect(diff(libvirtRaw(), more)).toEqual({ changes: [], replacedMachines: [], refusals: [] });
         const bigger = hcloudRaw();
-        bigger.hcloud.serverType = "cx32";
+        bigger.hcloud.serverType = "cx33";
         bigger.hcloud.labels = { team: "a" };
         bigger.hcloud.image = "debian-12";
         expect(diff(hcloudRaw(), bigger)).toEqual({ changes: [], replacedMachines: [], refusals: [] });

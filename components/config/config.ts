@@ -76,7 +76,7 @@ const hcloudSchema = z
         networkZone: z.string().default("eu-central"),
         /** The hcloud Network's ip_range; must contain network.cidr (default: network.cidr itself). */
         networkIpRange: z.string().optional(),
-        serverType: z.string().default("cx22"),
+        serverType: z.string().default("cx23"),
         image: z.string().default("ubuntu-24.04"),
         /** Use an existing hcloud SSH key by name instead of uploading ssh.publicKey. */
         sshKeyName: z.string().optional(),
@@ -171,8 +171,12 @@ const clusterSchema = z
                 dhcpRange: z.object({ start: ipv4, end: ipv4 }).strict().optional(),
             })
             .strict(),
-        /** NIC the VIP binds to (kube-vip). */
-        interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a network interface name").default("enp1s0"),
+        /**
+         * NIC the VIP binds to (kube-vip) on every control plane. Default on libvirt: enp1s0 (the name the
+         * VMs' cloud-init network-config sets); required on baremetal with kube-vip, where only the machines
+         * know it. The readiness check confirms it exists on each control plane.
+         */
+        interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a network interface name").optional(),
         vip: z
             .object({
                 address: ipv4.optional(),
@@ -210,7 +214,7 @@ const clusterSchema = z
             .object({
                 /** SSH port of the nodes. */
                 port: z.number().int().min(1).max(65535).default(22),
-                /** Seconds to wait for a node to answer SSH (baremetal; libvirt uses libvirt.bootTimeoutSeconds). */
+                /** Seconds to wait for a node to answer SSH (baremetal; hcloud: SSH and cloud-init; libvirt uses libvirt.bootTimeoutSeconds). */
                 waitSeconds: z.number().int().positive().default(300),
                 /** Login user (default: `kube` on libvirt, created by cloud-init; `root` on hcloud). */
                 user: z.string().optional(),
@@ -246,8 +250,10 @@ export type KubesprayRunConfig = z.infer<typeof kubesprayRunSchema>;
 export type { BgpConfig } from "./bgp";
 
 /** The validated config, with every default filled in and the VIP resolved. */
-export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud"> {
+export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud" | "interface"> {
     name: string;
+    /** `interface` resolved: the configured NIC, else the libvirt VMs' enp1s0 (unused with a Load Balancer). */
+    interface: string;
     subnet: Subnet;
     vip: Omit<Parsed["vip"], "address" | "mode" | "bgp"> & {
         address: string;
@@ -282,6 +288,9 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
 }
 
 export { API_PORT };
+
+/** The NIC name the libvirt VMs' cloud-init network-config sets (match by MAC, set-name). */
+export const DEFAULT_VM_INTERFACE = "enp1s0";
 
 /** A stack config that breaks a rule. `problems` name the config keys; the message lists them all. */
 export class ConfigError extends Error {
@@ -524,6 +533,13 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
             message: "must be true with kubeProxyMode ipvs and vip.mode arp (Kubespray fails: \"kube-vip require kube_proxy_strict_arp = true\")",
         });
     }
+    if (parsed.backend === "baremetal" && mode !== "loadbalancer" && parsed.interface === undefined) {
+        problems.push({
+            key: "interface",
+            message: "is required on baremetal: the NIC that holds the node IPs on the control planes, which kube-vip binds the VIP to " +
+                "(see `ip -o -4 addr show` on a control plane); there is no default that fits existing machines",
+        });
+    }
     problems.push(...checkHcloud(parsed, subnet));
     problems.push(...checkSsh(parsed));
     if (parsed.backend === "libvirt" && (parsed.libvirt.initrd || parsed.libvirt.cmdline) && !parsed.libvirt.kernel) {
@@ -557,6 +573,7 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     const config: ClusterConfig = {
         ...parsed,
         name: parsed.name ?? options.stack,
+        interface: parsed.interface ?? DEFAULT_VM_INTERFACE,
         subnet,
         vip: { ...parsed.vip, address: vipAddress, picked: parsed.vip.address === undefined, mode, bgp },
         kubeProxyStrictArp: strictArp,

@@ -1,7 +1,9 @@
 // Hetzner Cloud rules of the stack config: what the generic schema does not know (labels, zones,
-// RFC 1918 ranges, name lengths, spread-group size). Lives with the config so config/ imports no backend.
+// RFC 1918 ranges, name lengths, spread-group size, server types no longer sold). Lives with the config so
+// config/ imports no backend.
 import { Address4 } from "ip-address";
 import type { ClusterConfig, Role } from "./config";
+import { serverTypeFindings, ServerTypeUse, staticKnowledge } from "./hcloud-server-types";
 import { RuleViolation } from "./vip";
 
 /** Prefix of the labels this program sets; `hcloud.labels` may not use it. */
@@ -45,6 +47,19 @@ export function serverName(config: ClusterConfig, node: string): string {
     return `${config.name}-${node}`;
 }
 
+/**
+ * Per node, the server type it asks for, where, and the key that sets it: `nodes[<i>].serverType` when the
+ * node has its own, else `hcloud.serverType`. In config order.
+ */
+export function serverTypeUses(config: Pick<ClusterConfig, "nodes" | "hcloud">): ServerTypeUse[] {
+    return config.nodes.map((node, i) => ({
+        key: node.serverType !== undefined ? `nodes[${i}].serverType` : "hcloud.serverType",
+        node: node.name,
+        serverType: node.serverType ?? config.hcloud.serverType,
+        location: node.location ?? config.hcloud.location,
+    }));
+}
+
 /** The Hetzner Network's ip_range: `hcloud.networkIpRange`, else the node subnet itself. */
 export function networkIpRange(config: ClusterConfig): string {
     return config.hcloud.networkIpRange ?? config.subnet.cidr;
@@ -72,7 +87,7 @@ function labelKeyProblem(key: string): string | undefined {
  * The Hetzner rules the generic schema does not check. Each problem names its config key.
  * Empty for a config the HcloudCluster component can build.
  */
-export function hcloudProblems(config: ClusterConfig): RuleViolation[] {
+export function hcloudProblems(config: ClusterConfig, now: Date = new Date()): RuleViolation[] {
     const problems: RuleViolation[] = [];
     if (config.backend !== "hcloud") {
         problems.push({ key: "backend", message: `is ${config.backend}; HcloudCluster only builds backend hcloud` });
@@ -117,6 +132,8 @@ export function hcloudProblems(config: ClusterConfig): RuleViolation[] {
             problems.push({ key: `nodes[${i}].name`, message: `the server name ${name} (name + "-" + node name) is longer than 63 characters` });
         }
     });
+    // Offline, from the static list; at preview HcloudCluster asks Hetzner with the same rule.
+    problems.push(...serverTypeFindings(serverTypeUses(config), staticKnowledge, now).errors);
     const spread = config.nodes.filter((n) => inSpreadGroup(n.roles)).length;
     if (spread > SPREAD_GROUP_LIMIT) {
         problems.push({ key: "nodes", message: `${spread} control-plane/etcd nodes; a Hetzner spread placement group holds at most ${SPREAD_GROUP_LIMIT}` });

@@ -37,8 +37,8 @@ export function noEffectWarnings(raw: Raw, backend: string, mode: string): RuleV
         }
     });
     const ssh = raw.ssh;
-    if (backend !== "baremetal" && has(ssh, "waitSeconds")) {
-        warn("ssh.waitSeconds", `has no effect on ${backend}: only baremetal waits ssh.waitSeconds${backend === "libvirt" ? " (libvirt: libvirt.bootTimeoutSeconds)" : ""}`);
+    if (backend === "libvirt" && has(ssh, "waitSeconds")) {
+        warn("ssh.waitSeconds", "has no effect on libvirt: only baremetal and hcloud wait ssh.waitSeconds (libvirt: libvirt.bootTimeoutSeconds)");
     }
     for (const k of ["publicKey", "publicKeyPath"]) {
         if (!has(ssh, k)) continue;

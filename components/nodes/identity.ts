@@ -4,7 +4,7 @@
 // which machines an `up` rebuilds (blank: Kubespray runs on them again), re-checks or restarts, and which
 // of those Pulumi refuses because the resource is protected. Pure: nothing here imports Pulumi.
 import type { ClusterConfig, NodeConfig, Role } from "../config/config";
-import { serverReplaceInputs, serverSpecs } from "./hcloud/hcloud-spec";
+import { hcloudReadyTriggerInputs, serverReplaceInputs, serverSpecs } from "./hcloud/hcloud-spec";
 import { LibvirtPlan, libvirtTriggerInputs, planLibvirt } from "./libvirt/libvirt-xml";
 
 // ---- resource names (the components name their children with these) ----
@@ -26,6 +26,10 @@ export function libvirtNodeResourceNames(component: string, node: string): { dis
 
 export function hcloudServerResourceName(component: string, node: string): string {
     return `${component}-${node}`;
+}
+
+export function hcloudReadyResourceName(component: string, node: string): string {
+    return `${hcloudServerResourceName(component, node)}-ready`;
 }
 
 export function baremetalReadyResourceName(component: string, node: string): string {
@@ -102,6 +106,7 @@ const LIBVIRT_DOMAIN_LABELS: Record<string, string> = {
     network: "libvirt network (bridge, network.gateway, libvirt.forward)",
 };
 const HCLOUD_SERVER_LABELS: Record<string, string> = { location: "location (hcloud.location, nodes[].location)" };
+const HCLOUD_READY_LABELS: Record<string, string> = { user: "ssh.user", port: "ssh.port" };
 const BAREMETAL_READY_LABELS: Record<string, string> = { address: "SSH address (nodes[].sshAddress, nodes[].ip)", user: "ssh.user", port: "ssh.port" };
 
 const none = () => ({ inputs: {}, replaces: [] as string[] });
@@ -132,14 +137,20 @@ export function libvirtIdentities(config: ClusterConfig, plan: LibvirtPlan, comp
 export function hcloudIdentities(config: ClusterConfig, component = componentNames(config).nodes): NodeIdentity[] {
     return serverSpecs(config).map((spec) => {
         const server = hcloudServerResourceName(component, spec.node);
+        const ready = hcloudReadyResourceName(component, spec.node);
         return {
             node: spec.node,
             roles: [...spec.roles],
-            resources: [server],
+            resources: [server, ready],
             machine: [server],
-            resource: server,
+            resource: ready,
             protected: isProtected(config, spec.roles) ? [server] : [],
-            changes: { rebuild: { inputs: labelled(serverReplaceInputs(spec), HCLOUD_SERVER_LABELS), replaces: [server] }, recheck: none(), restart: none() },
+            changes: {
+                // A new server gets a new readiness check (its trigger holds the server's id).
+                rebuild: { inputs: labelled(serverReplaceInputs(spec), HCLOUD_SERVER_LABELS), replaces: [server, ready] },
+                recheck: { inputs: labelled(hcloudReadyTriggerInputs(config), HCLOUD_READY_LABELS), replaces: [ready] },
+                restart: none(),
+            },
         };
     });
 }

@@ -1,12 +1,14 @@
 // Hetzner Cloud: what the HcloudCluster component creates, computed from the validated
-// config alone: firewall rules, server specs, labels, Load Balancer settings. The Hetzner
-// rules of the config itself live in config/hcloud-rules.ts. Pure: nothing here imports
-// Pulumi, so it is tested without mocks.
+// config alone: firewall rules, server specs, labels, Load Balancer settings, the readiness
+// check. The Hetzner rules of the config itself live in config/hcloud-rules.ts. Pure: nothing
+// here imports Pulumi, so it is tested without mocks.
 import type { ClusterConfig, NodeConfig, Role } from "../../config/config";
-import { API_PORT } from "../../config/vip";
+import { API_PORT, inSubnet, isIPv4, parseSubnet } from "../../config/vip";
 import { inSpreadGroup, LABEL_PREFIX, serverName } from "../../config/hcloud-rules";
+import { shQuote } from "../../shared/shell";
+import { firstUpChecks, waitReadyScript } from "../wait-ready";
 
-export { hcloudProblems, LABEL_PREFIX, LOCATION_ZONES, networkIpRange, serverName, SPREAD_GROUP_LIMIT } from "../../config/hcloud-rules";
+export { hcloudProblems, LABEL_PREFIX, LOCATION_ZONES, networkIpRange, serverName, serverTypeUses, SPREAD_GROUP_LIMIT } from "../../config/hcloud-rules";
 
 /**
  * The Load Balancer's health check for the API service: a TCP connect to 6443 every 5 s,
@@ -127,4 +129,68 @@ export const SERVER_IGNORE_CHANGES = ["image", "sshKeys"] as const;
  */
 export function serverReplaceInputs(spec: ServerSpec): { location: string } {
     return { location: spec.location };
+}
+
+/** RFC 5737 documentation ranges: the example's firewall placeholders, never where Pulumi runs. */
+const DOCUMENTATION_RANGES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"].map((c) => parseSubnet(c));
+
+/** Entries of `hcloud.firewall.sshSourceCidrs` inside a documentation range (left in from the example). */
+export function placeholderSshSources(config: ClusterConfig): string[] {
+    return config.hcloud.firewall.sshSourceCidrs.filter((cidr) => {
+        const address = cidr.split("/")[0];
+        return isIPv4(address) && DOCUMENTATION_RANGES.some((range) => inSubnet(address, range));
+    });
+}
+
+/**
+ * What the readiness check prints when a server is not ready in time: the node, its address, the bound
+ * and the likely causes, by the symptom ssh printed above it.
+ */
+export function readinessFailureHint(config: ClusterConfig, spec: Pick<ServerSpec, "node" | "image">, address: string): string {
+    const cidrs = config.hcloud.firewall.sshSourceCidrs;
+    const placeholders = placeholderSshSources(config);
+    const key = config.hcloud.sshKeyName !== undefined
+        ? `the existing hcloud SSH key hcloud.sshKeyName "${config.hcloud.sshKeyName}"`
+        : "ssh.publicKey / ssh.publicKeyPath (uploaded as the servers' SSH key)";
+    return (
+        `hcloud node ${spec.node} (${address}): not ready for Kubespray within ${config.ssh.waitSeconds}s (ssh.waitSeconds). Likely causes: ` +
+        `(1) "Connection timed out" above: the address Pulumi runs from is not in hcloud.firewall.sshSourceCidrs (${cidrs.join(", ")}), ` +
+        `the firewall drops everything else` +
+        (placeholders.length > 0 ? `; ${placeholders.join(", ")} is a documentation range (RFC 5737), the example's placeholder: replace it with your own address` : "") +
+        `; (2) "Permission denied (publickey)": the private key (kubespray-ha:sshPrivateKey or ssh.privateKeyPath) is not the one of ${key}, or ssh.user ${config.ssh.user} is wrong; ` +
+        `(3) cloud-init failed or hangs on hcloud.image ${spec.image} (see its output above)`
+    );
+}
+
+/** What re-runs the readiness check besides a new server: how Ansible logs in. */
+export function hcloudReadyTriggerInputs(config: ClusterConfig): { user: string; port: number } {
+    return { user: config.ssh.user, port: config.ssh.port };
+}
+
+/**
+ * The readiness check of one server, for `/bin/sh -c` with the private key on stdin: the shared one of
+ * ../wait-ready (kind hcloud: SSH answers, then `cloud-init status --wait`, then the first-up
+ * checks), bounded by `ssh.waitSeconds`, at the server's public IPv4 (known once it exists), followed on
+ * failure by readinessFailureHint.
+ */
+export function hcloudReadyScript(config: ClusterConfig, spec: Pick<ServerSpec, "node" | "roles" | "image">, address: string): string {
+    const wait = waitReadyScript({
+        node: spec.node,
+        ip: address,
+        user: config.ssh.user,
+        port: config.ssh.port,
+        timeoutSeconds: config.ssh.waitSeconds,
+        kind: "hcloud",
+        checks: firstUpChecks(config, spec),
+    });
+    const hint = readinessFailureHint(config, spec, address);
+    return `# hcloud server ${spec.node}: SSH, cloud-init and the first-up checks, at most ssh.waitSeconds
+` +
+        `if (
+${wait}); then exit 0; fi
+` +
+        `echo ${shQuote(hint)} >&2
+` +
+        `exit 1
+`;
 }

@@ -2,11 +2,26 @@
 // behind a firewall, and a private Load Balancer that holds the reserved VIP (Hetzner
 // networks are layer 3, so kube-vip's ARP cannot). What to create is computed by the pure
 // ./hcloud-spec; this component only wires the resources.
+import * as command from "@pulumi/command";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { API_PORT, ClusterConfig, ConfigError } from "../../config/config";
-import { API_HEALTH_CHECK, clusterLabels, firewallRules, hcloudProblems, networkIpRange, SERVER_IGNORE_CHANGES, serverReplaceInputs, serverSpecs } from "./hcloud-spec";
-import { hcloudServerResourceName, isProtected } from "../identity";
+import { ServerTypeKnowledge, serverTypeFindings, ServerTypeUse, staticListDrift } from "../../config/hcloud-server-types";
+import { contentHash } from "../../shared/hash";
+import {
+    API_HEALTH_CHECK,
+    clusterLabels,
+    firewallRules,
+    hcloudProblems,
+    hcloudReadyScript,
+    hcloudReadyTriggerInputs,
+    networkIpRange,
+    SERVER_IGNORE_CHANGES,
+    serverReplaceInputs,
+    serverSpecs,
+    serverTypeUses,
+} from "./hcloud-spec";
+import { hcloudReadyResourceName, hcloudServerResourceName, isProtected } from "../identity";
 import { Machine, NodeBackend } from "../machines";
 
 export interface HcloudClusterArgs {
@@ -28,6 +43,49 @@ export interface HcloudClusterArgs {
      * this component's explicit hcloud provider, never to a resource input or a log line.
      */
     hcloudToken: pulumi.Input<string>;
+    /**
+     * The private key of the servers' SSH key (a secret, as KubesprayRun gets it). Each server's readiness
+     * check logs in with it, on stdin only. Without it no readiness check is created and a warning says so:
+     * Kubespray then starts as soon as Hetzner reports the server running.
+     */
+    sshPrivateKey?: pulumi.Input<string>;
+}
+
+/** The provider's "not found" of getServerType (terraform-provider-hcloud's data source, hcloud-go). */
+const SERVER_TYPE_NOT_FOUND = /no server type found|server type not found/i;
+
+/** Hetzner's data of one server type through the provider: facts, unknown, or unread (the error). */
+function lookUpServerType(serverType: string, opts: pulumi.InvokeOptions): Promise<[string, ServerTypeKnowledge]> {
+    return hcloud.getServerType({ name: serverType }, opts).then(
+        (facts): [string, ServerTypeKnowledge] =>
+            facts.id === undefined ? [serverType, { kind: "unknown" }] : [serverType, { kind: "facts", facts, complete: true }],
+        (err: unknown): [string, ServerTypeKnowledge] => {
+            const reason = err instanceof Error ? err.message : String(err);
+            return [serverType, SERVER_TYPE_NOT_FOUND.test(reason) ? { kind: "unknown" } : { kind: "unread", reason }];
+        },
+    );
+}
+
+/**
+ * Hetzner's own data on each server type the config uses (deprecation and availability per location),
+ * read with the provider's getServerType (one invoke per type, with `opts`: the component's provider) and
+ * judged by the rule of config/hcloud-server-types.ts, the one `npm run render` applies to the static list.
+ * Rejects with the ConfigError text when a type can no longer be ordered where a node is (or is unknown);
+ * logs warnings for an announced deprecation, a type temporarily unavailable, data that cannot be read (no
+ * network, a bad token: the static list was checked already) and a static list behind Hetzner's data.
+ */
+export function checkServerTypes(uses: readonly ServerTypeUse[], opts: pulumi.InvokeOptions, parent?: pulumi.Resource): pulumi.Output<void> {
+    const lookups = [...new Set(uses.map((u) => u.serverType))].map((t) => lookUpServerType(t, opts));
+    return pulumi.output(Promise.all(lookups)).apply((found) => {
+        const know = new Map(found);
+        const lookup = (t: string): ServerTypeKnowledge => know.get(t) ?? { kind: "none" };
+        const { errors, warnings } = serverTypeFindings(uses, lookup);
+        for (const w of [...warnings, ...staticListDrift(uses, lookup)]) void pulumi.log.warn(`${w.key}: ${w.message}`, parent);
+        if (errors.length > 0) {
+            const message = new ConfigError(errors).message;
+            throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
+        }
+    });
 }
 
 /** Hetzner resource IDs are numbers; Pulumi's `id` is a string. */
@@ -58,9 +116,21 @@ function numericId(resource: pulumi.CustomResource): pulumi.Output<number> {
  *   re-attaching the network on every update (terraform-provider-hcloud #650).
  * - Load Balancer targets `dependsOn` the Load Balancer's network attachment: a target that
  *   uses the private IP is refused until the Load Balancer is in the network.
+ * - Each server's `serverType` waits for Hetzner's data on it (`hcloud.getServerType` through this
+ *   component's provider): a type no longer orderable at the server's location (or unknown) fails the
+ *   preview naming `hcloud.serverType` / `nodes[<i>].serverType` and the nodes; an announced deprecation
+ *   is a warning. Data that cannot be read (no network, a bad token) is a warning too: the static list
+ *   already ran with the config rules.
+ * - Each server ends with a readiness check (`<name>-<node>-ready`, a local command, `dependsOn` the
+ *   server, re-created with it): SSH with the private key and `cloud-init status --wait`, at most
+ *   `ssh.waitSeconds`, failing with the node, its address and the likely causes (firewall sources, key).
+ *   It is the node's `Machine.resource`, so Kubespray runs after it and remove-node before the server goes.
  */
 export class HcloudCluster extends pulumi.ComponentResource implements NodeBackend {
-    /** One per config node, in config order; `sshAddress` is the server's public IPv4. */
+    /**
+     * One per config node, in config order; `sshAddress` is the server's public IPv4, `resource` its
+     * readiness check (the server itself without sshPrivateKey).
+     */
     public readonly machines: Machine[];
     /** The private IP of the API Load Balancer: the VIP, `config.vip.address`. */
     public readonly loadBalancerIp: pulumi.Output<string>;
@@ -89,6 +159,10 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
     public readonly loadBalancerService: hcloud.LoadBalancerService;
     /** One per control-plane node. */
     public readonly loadBalancerTargets: hcloud.LoadBalancerTarget[];
+    /** Each server's readiness check, keyed by node name (`machines[i].resource`); empty without sshPrivateKey. */
+    public readonly ready: Record<string, command.local.Command>;
+    /** The Load Balancer, its network attachment, service and targets: what the API at the VIP needs (NodeBackend). */
+    public readonly apiDependencies: pulumi.Resource[];
 
     constructor(name: string, args: HcloudClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const { config } = args;
@@ -142,12 +216,16 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
             labels,
         }, child);
 
+        // Every server's type waits for Hetzner's verdict on it (checkServerTypes), so a refused type fails
+        // the preview naming its key and nodes. The static list already ran with the same rule (hcloudProblems).
+        const serverTypesChecked = checkServerTypes(serverTypeUses(config), { parent: this, provider }, this);
+
         const specs = serverSpecs(config);
         const servers: Record<string, hcloud.Server> = {};
         for (const spec of specs) {
             servers[spec.node] = new hcloud.Server(hcloudServerResourceName(name, spec.node), {
                 name: spec.serverName,
-                serverType: spec.serverType,
+                serverType: serverTypesChecked.apply(() => spec.serverType),
                 image: spec.image,
                 // What replaces the server (location), as ../identity reports it to `npm run plan`.
                 ...serverReplaceInputs(spec),
@@ -208,12 +286,30 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
         this.loadBalancerNetwork = loadBalancerNetwork;
         this.loadBalancerService = loadBalancerService;
         this.loadBalancerTargets = loadBalancerTargets;
+        // Each server ends with the readiness check the other backends end with: Kubespray starts once SSH
+        // answers with the key and cloud-init is done, not when Hetzner says "running". A new server (new id)
+        // is checked again, and so are the Kubespray commands keyed on the check's id.
+        if (args.sshPrivateKey === undefined) {
+            void pulumi.log.warn("sshPrivateKey not given: no readiness check on the servers; Kubespray starts as soon as Hetzner reports them running", this);
+        }
+        const ready: Record<string, command.local.Command> = {};
+        for (const spec of args.sshPrivateKey === undefined ? [] : specs) {
+            const server = servers[spec.node];
+            ready[spec.node] = new command.local.Command(hcloudReadyResourceName(name, spec.node), {
+                interpreter: ["/bin/sh", "-c"],
+                create: server.ipv4Address.apply((address) => hcloudReadyScript(config, spec, address)),
+                stdin: pulumi.secret(args.sshPrivateKey!),
+                triggers: [server.id, contentHash(hcloudReadyTriggerInputs(config))],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: [server], deleteBeforeReplace: true });
+        }
+        this.ready = ready;
         this.machines = config.nodes.map((node) => ({
             name: node.name,
             roles: [...node.roles],
             ip: node.ip,
             sshAddress: servers[node.name].ipv4Address,
-            resource: servers[node.name],
+            resource: ready[node.name] ?? servers[node.name],
         }));
         this.loadBalancerIp = loadBalancerNetwork.ip;
         if (config.hcloud.enablePublicInterface) {
@@ -223,6 +319,7 @@ export class HcloudCluster extends pulumi.ComponentResource implements NodeBacke
         }
         this.networkId = numericId(network);
         this.firewallId = numericId(firewall);
+        this.apiDependencies = [loadBalancer, loadBalancerNetwork, loadBalancerService, ...loadBalancerTargets];
 
         this.registerOutputs({
             machines: this.machines.map((m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: m.sshAddress })),
