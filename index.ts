@@ -7,6 +7,7 @@ import { KubesprayRun, lastDeploymentSpecs } from "./components/kubespray/run";
 import { LibvirtCluster } from "./components/nodes/libvirt/libvirt";
 import { NodeBackend } from "./components/nodes/machines";
 import { loadProgramInputs } from "./components/config/stack";
+import { StackOutputs } from "./components/kubespray/outputs";
 
 // 1. config (fails the preview, naming the key, before any resource exists)
 const { config, sshPrivateKey, sshPublicKey, hcloudToken } = loadProgramInputs();
@@ -29,27 +30,31 @@ switch (config.backend) {
 // 3-4. Kubespray inventory and playbooks
 const kubespray = new KubesprayRun(`${config.name}-kubespray`, {
     config, machines: backend.machines, sshPrivateKey, publicApiAddresses: hetzner?.publicApiAddresses,
+    // hcloud: the Load Balancer and its parts, so cluster.yml waits for them and destroy keeps them until remove-node.
+    apiDependencies: backend.apiDependencies,
     // The last deployment's commands: role swaps are refused and etcd quorum warnings logged before anything runs.
     previousCommandSpecs: lastDeploymentSpecs(),
 });
 
-// 5. outputs for people and for other stacks (StackReference)
-/** Server: the VIP, or the Load Balancer's public IPv4 with `hcloud.apiEndpoint: public`. */
-export const kubeconfig = pulumi.secret(kubespray.kubeconfig);
-/** The internal endpoint https://VIP:6443 (kubelets, kube-proxy, clients inside the network). */
-export const apiServerUrl = config.apiServerUrl;
-/** hcloud with `hcloud.enablePublicInterface`: https://<Load Balancer public IPv4>:6443, and its kubeconfig. */
-export const publicApiServerUrl = kubespray.publicApiServerUrl;
-export const publicKubeconfig = kubespray.publicKubeconfig && pulumi.secret(kubespray.publicKubeconfig);
-export const vip = config.vip.address;
-export const vipMode = config.vip.mode;
-export const nodes = config.nodes.map((n) => ({ name: n.name, roles: n.roles, ip: n.ip }));
-/** The inventory files fed to Kubespray, with the real ansible_host addresses. */
-export const inventory = kubespray.inventory;
-export const inventoryDir = kubespray.inventoryDir;
-/** Read back by the next deployment (lastDeploymentSpecs; the name is COMMAND_SPECS_OUTPUT). */
-export const kubesprayCommandSpecs = kubespray.commandSpecs;
-export const loadBalancerIp = hetzner?.loadBalancerIp;
-export const nodeSshAddresses = pulumi.output(Object.fromEntries(backend.machines.map((m) => [m.name, m.sshAddress])));
-/** A Kubernetes provider for resources in this program; other stacks build their own from `kubeconfig`. */
-export const k8sProviderUrn = kubespray.provider.urn;
+// 5. outputs for people and for other stacks (StackReference): the contract, with each output's
+// type, secrecy and audience, is components/kubespray/outputs.ts.
+const outputs: { [K in keyof StackOutputs]: pulumi.Input<StackOutputs[K]> } = {
+    kubeconfig: pulumi.secret(kubespray.kubeconfig),
+    apiServerUrl: config.apiServerUrl,
+    publicApiServerUrl: kubespray.publicApiServerUrl,
+    publicKubeconfig: kubespray.publicKubeconfig && pulumi.secret(kubespray.publicKubeconfig),
+    vip: config.vip.address,
+    vipMode: config.vip.mode,
+    nodes: config.nodes.map((n) => ({ name: n.name, roles: [...n.roles], ip: n.ip })),
+    nodeSshAddresses: pulumi.output(Object.fromEntries(backend.machines.map((m) => [m.name, m.sshAddress]))),
+    loadBalancerIp: hetzner?.loadBalancerIp,
+    inventory: kubespray.inventory,
+    inventoryDir: kubespray.inventoryDir,
+    // Internal: read back by the next deployment (lastDeploymentSpecs, under COMMAND_SPECS_OUTPUT).
+    kubesprayCommandSpecs: kubespray.commandSpecs,
+    k8sProviderUrn: kubespray.provider.urn,
+};
+export const {
+    kubeconfig, apiServerUrl, publicApiServerUrl, publicKubeconfig, vip, vipMode, nodes, nodeSshAddresses,
+    loadBalancerIp, inventory, inventoryDir, kubesprayCommandSpecs, k8sProviderUrn,
+} = outputs;

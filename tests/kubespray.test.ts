@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { CommandSpec, kubesprayCommandSpecs, renderCommand } from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
-import { adminConf, fakeMachines, isRawSecret, recordingMocks, Registration, settle, valueOf } from "./helpers/kubespray";
+import { adminConf, FakeServer, fakeMachines, isRawSecret, recordingMocks, Registration, settle, valueOf } from "./helpers/kubespray";
 
 const KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material-kha\n-----END OPENSSH PRIVATE KEY-----\n";
 const VIP_URL = "https://10.0.1.5:6443";
@@ -26,7 +26,7 @@ function configOf(raw: any): ClusterConfig {
 }
 
 /** Constructs a KubesprayRun and waits until every child is registered. */
-async function construct(name: string, raw: any, extra: { previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined> } = {}) {
+async function construct(name: string, raw: any, extra: { previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined>; apiDependencies?: pulumi.Resource[] } = {}) {
     const config = configOf(raw);
     const run = new KubesprayRun(name, { config, machines: fakeMachines(config, address), sshPrivateKey: KEY_TEXT, baseDir: "/project", ...extra });
     await Promise.all(Object.values(run.commands).map((c) => valueOf(c.urn)));
@@ -56,7 +56,8 @@ describe("KubesprayRun", () => {
         ]);
         expect(registrations.find((r) => r.name === "a")!.type).toBe("kubespray-ha:index:KubesprayRun");
         expect(registrations.find((r) => r.name === "a-k8s")!.type).toBe("pulumi:providers:kubernetes");
-        expect(base.run.inventoryDir).toBe("/project/.kubespray-ha/test/inventory");
+        // Relative to baseDir: an output never carries a path of the deployer's machine.
+        expect(base.run.inventoryDir).toBe(".kubespray-ha/test/inventory");
     });
 
     it("builds every command from kubesprayCommandSpecs + renderCommand", async () => {
@@ -109,6 +110,29 @@ describe("KubesprayRun", () => {
         expect(cmd("a", "node-worker2").dependencies).toEqual(expect.arrayContaining(["a-node-worker1", "server-worker2"]));
         expect(cmd("a", "node-worker2").deleteBeforeReplace).toBe(true);
         expect(cmd("a", "cluster").deleteBeforeReplace).toBe(false);
+    });
+
+    it("makes every playbook command depend on the backend's apiDependencies (hcloud's Load Balancer), changing no input", async () => {
+        // Stand-ins for the Load Balancer, its network attachment, service and targets.
+        const api = ["api-lb", "api-lb-network", "api-lb-service", "api-lb-target-cp1"].map((n) => new FakeServer(n));
+        await construct("api", hcloudRaw(3, 2), { apiDependencies: api });
+        const names = ["api-lb", "api-lb-network", "api-lb-service", "api-lb-target-cp1"];
+        for (const id of ["cluster", "upgrade", "node-worker1", "node-worker2"]) {
+            expect({ id, deps: cmd("api", id).dependencies }).toEqual({ id, deps: expect.arrayContaining(names) });
+        }
+        // Writing the inventory and reading admin.conf touch local files only.
+        for (const id of ["inventory", "kubeconfig"]) {
+            expect({ id, deps: cmd("api", id).dependencies.filter((d) => names.includes(d)) }).toEqual({ id, deps: [] });
+        }
+        // Only the order changes: the same inputs as without them, so a no-change up runs no command.
+        const inputs = (c: string, id: string) => {
+            const { triggers, ...rest } = cmd(c, id).rawInputs;
+            return { ...rest, triggers: id === "kubeconfig" ? undefined : triggers };
+        };
+        for (const id of ["inventory", "cluster", "upgrade", "kubeconfig", "node-worker1", "node-worker2"]) {
+            expect({ id, inputs: inputs("api", id) }).toEqual({ id, inputs: inputs("a", id) });
+        }
+        expect(cmd("api", "node-worker2").deleteBeforeReplace).toBe(cmd("a", "node-worker2").deleteBeforeReplace);
     });
 
     it("adds a worker through facts.yml + scale.yml --limit=<new>, leaving the cluster command untouched", async () => {

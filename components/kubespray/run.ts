@@ -6,10 +6,12 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { ClusterConfig } from "../config/config";
 import { InventoryMachine, publicApiSans, RenderedFiles, renderInventory } from "./inventory";
 import { apiServerUrlFor, checkKubeconfig, KubeconfigError, publicKubeconfig } from "./kubeconfig";
 import { Machine } from "../nodes/machines";
+import type { InternalOutputs } from "./outputs";
 import { CommandSpec, inventoryArchive, kubesprayCommandSpecs, predictRuns, renderCommand, runPaths } from "./playbook";
 
 export interface KubesprayRunArgs {
@@ -41,6 +43,13 @@ export interface KubesprayRunArgs {
      * Required exactly when the config has the public interface; refused otherwise.
      */
     publicApiAddresses?: pulumi.Input<string[]>;
+    /**
+     * Resources the API at the VIP needs besides the machines (NodeBackend.apiDependencies; hcloud: the
+     * Load Balancer, its network attachment, targets and 6443 service). Every playbook command (cluster,
+     * upgrade, node-<name>) depends on them: cluster.yml runs after they exist, and Pulumi deletes them only
+     * after remove-node.yml ran. Only ordering: no command input or trigger changes. Default: none.
+     */
+    apiDependencies?: pulumi.Resource[];
 }
 
 const PENDING = "<pending>";
@@ -70,7 +79,10 @@ export class KubesprayRun extends pulumi.ComponentResource {
     public readonly commandSpecs: pulumi.Output<CommandSpec[]>;
     /** The inventory files as written for Kubespray, with the real ssh addresses (relative path -> content). */
     public readonly inventory: pulumi.Output<RenderedFiles>;
-    /** Absolute path of the working inventory (hosts.yaml, group_vars/, artifacts/admin.conf). */
+    /**
+     * The working inventory (hosts.yaml, group_vars/, artifacts/admin.conf), relative to `baseDir` (the
+     * Pulumi project): an output must not carry a path of the deployer's machine.
+     */
     public readonly inventoryDir: string;
     /** The command resources, by spec id (inventory, cluster, upgrade, kubeconfig, node-<name>). */
     public readonly commands: Record<string, command.local.Command>;
@@ -102,7 +114,9 @@ export class KubesprayRun extends pulumi.ComponentResource {
         const keepSecret = <T>(o: pulumi.Output<T>): pulumi.Output<T> => (config.inventorySecrets.length > 0 ? (pulumi.secret(o) as pulumi.Output<T>) : o);
         this.commandSpecs = keepSecret(pulumi.all([fed, allMachines]).apply(([c, ms]) => kubesprayCommandSpecs(c, ms)));
         this.inventory = keepSecret(pulumi.all([fed, allMachines]).apply(([c, ms]) => renderInventory(c, ms)));
-        this.inventoryDir = runPaths(config, args.baseDir).inventoryDir;
+        const baseDir = args.baseDir ?? process.cwd();
+        const absoluteInventoryDir = runPaths(config, baseDir).inventoryDir;
+        this.inventoryDir = path.relative(baseDir, absoluteInventoryDir) || ".";
 
         // Refuse transitions this program cannot do safely, before any command is registered. Computed
         // from the skeleton (roles only), so it is known at preview and adds no unknowns to the commands.
@@ -149,6 +163,9 @@ export class KubesprayRun extends pulumi.ComponentResource {
             }
 
             const probe = renderCommand(config, s);
+            // Playbooks reach the API through the VIP (kubeadm init/join, remove-node's drain); the
+            // inventory and kubeconfig commands only touch local files.
+            const api = s.kind === "cluster" || s.kind === "upgrade" || s.kind === "node" ? (args.apiDependencies ?? []) : [];
             commands[s.id] = new command.local.Command(
                 `${name}-${s.id}`,
                 {
@@ -168,7 +185,7 @@ export class KubesprayRun extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: [...s.dependsOn.map((id) => commands[id]), ...feeding.map((m) => m.resource)],
+                    dependsOn: [...s.dependsOn.map((id) => commands[id]), ...feeding.map((m) => m.resource), ...api],
                     deleteBeforeReplace: s.deleteBeforeReplace,
                     ...(s.kind === "kubeconfig" ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
                 },
@@ -176,7 +193,7 @@ export class KubesprayRun extends pulumi.ComponentResource {
         }
         this.commands = commands;
 
-        const adminConf = checkedKubeconfig(commands.kubeconfig.stdout, config.apiServerUrl, `${this.inventoryDir}/artifacts/admin.conf`, this);
+        const adminConf = checkedKubeconfig(commands.kubeconfig.stdout, config.apiServerUrl, `${absoluteInventoryDir}/artifacts/admin.conf`, this);
         if (args.publicApiAddresses !== undefined) {
             const ipv4 = pulumi.output(args.publicApiAddresses).apply((addrs) => {
                 const found = addrs.find((a) => !a.includes(":"));
@@ -201,8 +218,8 @@ export class KubesprayRun extends pulumi.ComponentResource {
     }
 }
 
-/** The stack output holding KubesprayRun's commandSpecs (index.ts exports it under this name). */
-export const COMMAND_SPECS_OUTPUT = "kubesprayCommandSpecs";
+/** The stack output holding KubesprayRun's commandSpecs (index.ts exports it under this name; internal, see ./outputs). */
+export const COMMAND_SPECS_OUTPUT = "kubesprayCommandSpecs" satisfies keyof InternalOutputs;
 
 /**
  * The commandSpecs this stack exported in its last deployment, read through a StackReference to the

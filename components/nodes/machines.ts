@@ -19,4 +19,12 @@ export interface Machine {
 /** What a node backend component provides. */
 export interface NodeBackend {
     readonly machines: Machine[];
+    /**
+     * Resources the Kubernetes API at the VIP needs besides the machines: hcloud's Load Balancer, its
+     * network attachment, its targets and its 6443 service. Every playbook command depends on them, so
+     * cluster.yml runs only once they exist, and Pulumi deletes them only after the workers'
+     * remove-node.yml (which reaches the API through the VIP) ran. Default: none (kube-vip on the control
+     * planes holds the VIP, so the machines are all the API needs).
+     */
+    readonly apiDependencies?: pulumi.Resource[];
 }
