@@ -13,6 +13,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
 import { Engine, stateText } from "./helpers/engine";
+import { missingPrerequisiteFails } from "./helpers/real-tests";
 import {
     createVmLab,
     destroyVmLab,
@@ -42,7 +43,7 @@ const found: Engine | { reason: string } = process.env.KUBESPRAY_HA_SKIP_REAL_VM
     ? { reason: "KUBESPRAY_HA_SKIP_REAL_VMS is set" }
     : vmEngineOrReason(WHAT);
 const reason = "reason" in found ? found.reason : undefined;
-if (reason && process.env.CI && !process.env.KUBESPRAY_HA_SKIP_REAL_VMS) {
+if (reason && missingPrerequisiteFails() && !process.env.KUBESPRAY_HA_SKIP_REAL_VMS) {
     test("real-VM prerequisites", () => {
         throw new Error(`${WHAT} cannot run under CI: ${reason}`);
     });

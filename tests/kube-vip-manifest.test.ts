@@ -15,6 +15,7 @@ import { ANSIBLE_PLAYBOOK_LONG_OPTIONS, ANSIBLE_PLAYBOOK_OPTIONS_WITH_VALUE, ANS
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { libvirtRaw } from "./fixtures";
 import { kubesprayTree, run } from "./helpers/kubespray-tree";
+import { requireOrSkip } from "./helpers/real-tests";
 import { tempDirs } from "./helpers/tmp";
 
 jest.setTimeout(300_000);
@@ -73,13 +74,7 @@ function config(version: string, mode: "arp" | "bgp", options: Partial<ParseOpti
 for (const version of KUBESPRAY_VERSIONS) {
     const found = kubesprayTree(version, 3);
     if ("reason" in found) {
-        if (process.env.CI) {
-            test(`Kubespray ${version} and its Ansible are available`, () => {
-                throw new Error(`tests/kube-vip-manifest.test.ts cannot run under CI: ${found.reason}`);
-            });
-        } else {
-            console.warn(`skipping the real kube-vip manifest checks for ${version}: ${found.reason}`);
-        }
+        requireOrSkip(`the real kube-vip manifest checks for ${version} of tests/kube-vip-manifest.test.ts`, found.reason, `Kubespray ${version} and its Ansible are available`);
         continue;
     }
     const { tree, bin } = found;

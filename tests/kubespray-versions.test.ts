@@ -7,6 +7,7 @@ import * as fs from "fs";
 import { KUBE_PROXY_MODES, KUBESPRAY_VERSIONS } from "../components/config/config";
 import { KUBESPRAY_VERSION_FACTS } from "../components/config/kubespray-versions";
 import { deriveAll, MODULE_PATH, renderModule, tarballPath } from "./infra/gen-kubespray-versions";
+import { requireOrSkip } from "./helpers/real-tests";
 
 jest.setTimeout(120_000);
 
@@ -22,13 +23,7 @@ describe("the supported Kubespray versions", () => {
     });
 });
 
-if (missing.length > 0 && process.env.CI) {
-    test("has the Kubespray tarballs", () => {
-        throw new Error(`missing ${missing.map(tarballPath).join(", ")}`);
-    });
-} else if (missing.length > 0) {
-    console.warn(`skipping the Kubespray source checks: missing ${missing.map(tarballPath).join(", ")}`);
-}
+requireOrSkip("the Kubespray source checks of tests/kubespray-versions.test.ts", missing.length > 0 ? `missing ${missing.map(tarballPath).join(", ")}` : undefined, "has the Kubespray tarballs");
 
 (missing.length === 0 ? describe : describe.skip)("components/config/kubespray-versions.ts against the real Kubespray source", () => {
     let derived: ReturnType<typeof deriveAll>;

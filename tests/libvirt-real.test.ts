@@ -4,6 +4,7 @@
 // (with stub virsh/ssh where a real one would need a hypervisor or a VM).
 // Sections skip with a printed reason when a tool is missing, and fail instead when CI is set.
 import { ensureLibvirtd, libvirtdAnswers as libvirtdRuns } from "./helpers/libvirtd";
+import { missingPrerequisiteFails } from "./helpers/real-tests";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -61,7 +62,7 @@ function withTools(title: string, tools: string[], body: () => void): void {
     }
     const packages = [...new Set(missing.map((t) => PACKAGES[t] ?? t))].join(" ");
     const reason = `missing ${missing.join(", ")} (apt-get install -y ${packages})`;
-    if (process.env.CI) {
+    if (missingPrerequisiteFails()) {
         describe(title, () => {
             it(`has its tools: ${missing.join(", ")}`, () => {
                 throw new Error(`CI must install the tools of "${title}": ${reason}`);
@@ -675,7 +676,7 @@ function libvirtdAnswers(): boolean {
 /** For the libvirtd section when virsh is there but no daemon answers. */
 function withDaemon(title: string, _tools: string[], body: () => void): void {
     const reason = "no libvirt daemon answers on qemu:///system (start one: tests/infra/start-libvirtd.sh)";
-    if (process.env.CI) {
+    if (missingPrerequisiteFails()) {
         describe(title, () => {
             it("has a libvirt daemon", () => {
                 throw new Error(`CI must start libvirtd for "${title}": ${reason}`);

@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
+import { requireOrSkip } from "./helpers/real-tests";
 import { tempDirs } from "./helpers/tmp";
 import { cacheRoot } from "./helpers/vm-image";
 
@@ -39,15 +40,7 @@ function missingReason(): string | undefined {
 }
 
 const reason = missingReason();
-if (reason) {
-    if (process.env.CI) {
-        test("the offline mirror is built", () => {
-            throw new Error(`tests/mirror.test.ts cannot run under CI: ${reason}`);
-        });
-    } else {
-        console.warn(`skipping the offline mirror tests: ${reason}`);
-    }
-}
+requireOrSkip("the offline mirror tests of tests/mirror.test.ts", reason, "the offline mirror is built");
 
 /** A TCP port nobody listens on right now. */
 function freePort(): Promise<number> {
