@@ -17,23 +17,21 @@ const tmp = tempDirs();
 describe("which first-up checks a node gets", () => {
     const baremetal = (extra: Record<string, unknown> = {}) => parseClusterConfig({ ...baremetalRaw(), ...extra }, { stack: "test" });
 
-    it("kube-vip's interface on every node, whatever its roles (a role change must not re-run the check)", () => {
-        const config = baremetal({ interface: "bond0" });
-        expect(firstUpChecks(config, { roles: ["control-plane", "etcd"] })).toEqual({ interface: "bond0" });
-        expect(firstUpChecks(config, { roles: ["worker"] })).toEqual({ interface: "bond0" });
+    it("kube-vip's interface, the same on every node (a role change must not re-run the check)", () => {
+        expect(firstUpChecks(baremetal({ interface: "bond0" }))).toEqual({ interface: "bond0" });
     });
 
     it("no interface with a Hetzner Load Balancer holding the VIP", () => {
         const config = parseClusterConfig(hcloudRaw(), { stack: "test" });
-        expect(firstUpChecks(config, { roles: ["control-plane", "etcd"] })).toEqual({});
+        expect(firstUpChecks(config)).toEqual({});
     });
 
     it("vip.domainName on every node with Kubespray v2.31.0, not with v2.25.1 (which writes /etc/hosts itself)", () => {
         const vip = { address: "10.250.0.100", domainName: "api.example.internal" };
         const v231 = baremetal({ vip });
-        expect(firstUpChecks(v231, { roles: ["worker"] })).toEqual({ interface: "enp1s0", domainName: { name: "api.example.internal", address: "10.250.0.100" } });
+        expect(firstUpChecks(v231)).toEqual({ interface: "enp1s0", domainName: { name: "api.example.internal", address: "10.250.0.100" } });
         const v225 = baremetal({ vip, kubesprayVersion: "v2.25.1", kubeVersion: undefined });
-        expect(firstUpChecks(v225, { roles: ["worker"] })).toEqual({ interface: "enp1s0" });
+        expect(firstUpChecks(v225)).toEqual({ interface: "enp1s0" });
     });
 
     it("libvirt defaults the interface to the VMs' enp1s0; baremetal requires it, naming the key", () => {

@@ -32,7 +32,7 @@ export class BaremetalCluster extends pulumi.ComponentResource implements NodeBa
                 interpreter: ["/bin/sh", "-c"],
                 create: waitReadyScript({
                     node: node.name, ip: address, user: ssh.user, port: ssh.port, timeoutSeconds: ssh.waitSeconds, kind: "baremetal",
-                    checks: firstUpChecks(args.config, node),
+                    checks: firstUpChecks(args.config),
                 }),
                 stdin: pulumi.secret(args.sshPrivateKey),
                 // Re-check only when where or how we connect changes.

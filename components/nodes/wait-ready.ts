@@ -2,7 +2,7 @@
 // cloud-init has finished), within a time limit, else the node is named in the error. Then the
 // first-up checks of what Kubespray will rely on there (firstUpChecks): kube-vip's NIC exists on each
 // node, and vip.domainName resolves to the VIP (Kubespray v2.31.0 no longer writes /etc/hosts).
-import { ClusterConfig, Role } from "../config/config";
+import { ClusterConfig } from "../config/config";
 import { shellLine, shQuote } from "../shared/shell";
 
 /** What a node must offer before Kubespray runs, checked once SSH answers; each failure names the key. */
@@ -14,15 +14,14 @@ export interface FirstUpChecks {
 }
 
 /**
- * The first-up checks of a node: kube-vip's interface (on every node) when kube-vip holds the VIP, and
+ * The first-up checks, the same for every node of the config: kube-vip's interface when kube-vip holds the VIP, and
  * with vip.domainName on Kubespray v2.31.0 (which resolves it but, unlike v2.25.1, no longer adds it to
  * /etc/hosts) that the name resolves to the VIP there.
  */
-export function firstUpChecks(config: ClusterConfig, node: { roles: readonly Role[] }): FirstUpChecks {
+export function firstUpChecks(config: ClusterConfig): FirstUpChecks {
     const checks: FirstUpChecks = {};
-    // Every node, not only today's control planes: kube_vip_interface is one name cluster-wide, a worker may
+    // The same on every node, whatever its roles: kube_vip_interface is one name cluster-wide, a worker may
     // become a control plane, and a role change must not change (and so re-run) a node's readiness check.
-    void node;
     if (config.vip.mode !== "loadbalancer") checks.interface = config.interface;
     if (config.vip.domainName !== undefined && config.kubesprayVersion !== "v2.25.1") {
         checks.domainName = { name: config.vip.domainName, address: config.vip.address };

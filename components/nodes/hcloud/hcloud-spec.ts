@@ -181,7 +181,7 @@ export function hcloudReadyScript(config: ClusterConfig, spec: Pick<ServerSpec, 
         port: config.ssh.port,
         timeoutSeconds: config.ssh.waitSeconds,
         kind: "hcloud",
-        checks: firstUpChecks(config, spec),
+        checks: firstUpChecks(config),
     });
     const hint = readinessFailureHint(config, spec, address);
     return `# hcloud server ${spec.node}: SSH, cloud-init and the first-up checks, at most ssh.waitSeconds

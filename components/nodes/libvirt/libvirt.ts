@@ -143,7 +143,7 @@ export class LibvirtCluster extends pulumi.ComponentResource implements NodeBack
                     user: args.config.ssh.user,
                     port: args.config.ssh.port,
                     timeoutSeconds: lv.bootTimeoutSeconds,
-                    checks: firstUpChecks(args.config, node),
+                    checks: firstUpChecks(args.config),
                 }),
                 stdin: pulumi.secret(args.sshPrivateKey),
                 triggers: [contentHash(t.ready), disk.id],
