@@ -486,7 +486,7 @@ async function stateResources(stack: Stack): Promise<{ urn: string; type: string
         const before = runs().length;
         const log = new EventLog();
         try {
-            await expect(timed("up with a role swap", () => stack.up({ onEvent: log.onEvent }))).rejects.toThrow(/refusing this change of nodes:[\s\S]*node w1 changes between worker-only and control-plane\/etcd roles/);
+            await expect(timed("up with a role swap", () => stack.up({ onEvent: log.onEvent }))).rejects.toThrow(/refusing this change \(nodes or versions\):[\s\S]*node w1 changes between worker-only and control-plane\/etcd roles/);
             expect(runs().length).toBe(before);
             expect(log.changes().filter((c) => c.includes("command:local:Command"))).toEqual([]);
         } finally {

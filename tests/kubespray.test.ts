@@ -216,10 +216,18 @@ describe("KubesprayRun", () => {
         raw.nodes[4].roles = ["control-plane", "etcd", "worker"];
         const next = pureSpecs(configOf(raw));
         await expect(settle(refuseUnsafeChanges(base.run.commandSpecs, next))).rejects.toThrow(
-            /refusing this change of nodes:\n  - node worker1 changes between worker-only and control-plane\/etcd roles/,
+            /refusing this change \(nodes or versions\):\n  - node worker1 changes between worker-only and control-plane\/etcd roles/,
         );
         await expect(settle(refuseUnsafeChanges(base.run.commandSpecs, pureSpecs(configOf(hcloudRaw(3, 3)))))).resolves.toBeUndefined();
         await expect(settle(refuseUnsafeChanges(undefined, next))).resolves.toBeUndefined();
+    });
+
+    it("refuses a skipped Kubernetes minor against the last deployment, naming kubeVersion, before any command is registered", async () => {
+        const at = (kubeVersion: string) => pureSpecs(configOf({ ...hcloudRaw(3, 2), kubeVersion }));
+        await expect(settle(refuseUnsafeChanges(at("1.33.0"), at("1.35.4")))).rejects.toThrow(
+            /refusing this change \(nodes or versions\):\n  - kubeVersion: 1\.33\.0 -> 1\.35\.4 skips Kubernetes 1\.34/,
+        );
+        await expect(settle(refuseUnsafeChanges(at("1.34.7"), at("1.35.4")))).resolves.toBeUndefined();
     });
 
     it("exports the kubeconfig as a secret pointing at the VIP", async () => {

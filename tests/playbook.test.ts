@@ -148,17 +148,8 @@ describe("predictRuns", () => {
         expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["upgrade-cluster.yml"]);
         expect(plan.changes.find((c) => c.id === "cluster")!.op).toBe("same");
         expect(plan.warnings).toEqual([]);
-    });
-
-    it("kubeVersion together with a group_var: cluster.yml with an in-place upgrade warning", () => {
-        const before = base();
-        const after = base();
-        after.kubeVersion = "1.34.3";
-        after.groupVars = { dns_mode: "coredns" };
-        const plan = predictRuns(specsOf(before), specsOf(after));
-        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
-        expect(plan.changes.find((c) => c.id === "upgrade")!.skipped).toMatch(/deployed kube_version 1\.34\.3/);
-        expect(plan.warnings.join("\n")).toMatch(/upgrade-cluster\.yml's node-by-node drain/);
+        expect(plan.errors).toEqual([]);
+        // The other version paths (refusals, checksums, the steps): tests/upgrade.test.ts.
     });
 
     it("control plane 3 -> 5: cluster.yml with an etcd quorum warning", () => {
@@ -226,6 +217,7 @@ describe("renderCommand", () => {
             ANSIBLE_CONFIG: "kubespray/ansible.cfg",
             PYTHONUNBUFFERED: "1",
             KHA_KUBESPRAY_DIR: "kubespray",
+            KHA_KUBESPRAY_VERSION: "v2.31.0",
             KHA_ANSIBLE_PLAYBOOK: "ansible-playbook",
             KHA_SSH_USER: "root",
         });
@@ -317,10 +309,12 @@ exit \${FAKE_RC:-0}
 `;
 
     function project(dir: string, extra: Record<string, unknown> = {}) {
-        const raw = { ...base(), kubespray: { dir: "vendor/kubespray", ansiblePlaybook: "venv/bin/ansible-playbook" }, ...extra };
+        const rest = Object.fromEntries(Object.entries(extra).filter(([k]) => k !== "treeVersion"));
+        const raw = { ...base(), kubespray: { dir: "vendor/kubespray", ansiblePlaybook: "venv/bin/ansible-playbook" }, ...rest };
         const cfg = parseClusterConfig(raw, { stack: "test" });
         fs.mkdirSync(path.join(dir, "vendor/kubespray"), { recursive: true });
         fs.writeFileSync(path.join(dir, "vendor/kubespray/ansible.cfg"), "[defaults]\n");
+        fs.writeFileSync(path.join(dir, "vendor/kubespray/galaxy.yml"), `version: ${String(extra.treeVersion ?? "2.31.0")}\n`);
         fs.mkdirSync(path.join(dir, "venv/bin"), { recursive: true });
         fs.writeFileSync(path.join(dir, "venv/bin/ansible-playbook"), FAKE_ANSIBLE, { mode: 0o755 });
         const inv = path.join(dir, ".kubespray-ha/test/inventory");
@@ -373,6 +367,29 @@ exit \${FAKE_RC:-0}
             expect(tail.trimEnd().split("\n").length).toBe(FAILURE_TAIL_LINES + 1);
         });
     });
+
+    it("refuses a Kubespray tree of another version than kubesprayVersion, naming both, before any playbook", () => {
+        withTempDir((dir) => {
+            const sh = project(dir, { treeVersion: "2.25.1" });
+            const r = run(dir, sh.create, sh.environment);
+            expect(r.status).toBe(2);
+            expect(r.stderr).toContain(`kubespray-ha: kubespray.dir ${dir}/vendor/kubespray holds Kubespray v2.25.1 (its galaxy.yml), but kubesprayVersion is v2.31.0`);
+            expect(fs.existsSync(path.join(dir, ".kubespray-ha/test/logs"))).toBe(false);
+        });
+        withTempDir((dir) => {
+            const sh = project(dir);
+            fs.rmSync(path.join(dir, "vendor/kubespray/galaxy.yml"));
+            const r = run(dir, sh.create, sh.environment);
+            expect(r.status).toBe(2);
+            expect(r.stderr).toContain("is not a Kubespray checkout (no galaxy.yml): put Kubespray v2.31.0 there");
+        });
+        withTempDir((dir) => {
+            // The real trees quote nothing; a quoted version reads the same.
+            const sh = project(dir);
+            fs.writeFileSync(path.join(dir, "vendor/kubespray/galaxy.yml"), 'namespace: kubernetes_sigs\nversion: "2.31.0"\n');
+            expect(run(dir, sh.create, sh.environment).status).toBe(0);
+        });
+    });
 });
 
 // A first cluster.yml that failed midway: the next create first runs the recovery playbook
@@ -389,6 +406,7 @@ exit 0
         const cfg = parseClusterConfig(raw, { stack: "test" });
         fs.mkdirSync(path.join(dir, "kubespray"), { recursive: true });
         fs.writeFileSync(path.join(dir, "kubespray/ansible.cfg"), "[defaults]\n");
+        fs.writeFileSync(path.join(dir, "kubespray/galaxy.yml"), "version: 2.31.0\n");
         fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
         fs.writeFileSync(path.join(dir, "bin/ansible-playbook"), FAKE, { mode: 0o755 });
         fs.mkdirSync(path.join(dir, ".kubespray-ha/test/inventory"), { recursive: true });

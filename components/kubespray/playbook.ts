@@ -7,8 +7,10 @@
 // How a change reaches Kubespray (command resources, in dependency order):
 //   inventory   writes hosts.yaml + group_vars; re-written (update) whenever their content changes.
 //   cluster     cluster.yml. Triggers: the control-plane/etcd part of the inventory, the group_vars
-//               without kube_version, extraArgs. Worker changes do not touch it.
-//   upgrade     upgrade-cluster.yml. Trigger: kube_version.
+//               without kube_version and offline.checksums (both move with a version change: the upgrade's),
+//               extraArgs. Worker changes do not touch it.
+//   upgrade     upgrade-cluster.yml. Trigger: kube_version. Refused at preview unless the version change is one
+//               Kubespray supports and nothing else that runs Kubespray changes in the same `up` (./upgrade.ts).
 //   kubeconfig  reads <inventory>/artifacts/admin.conf; replaced whenever cluster or upgrade is.
 //   node-<w>    one per worker-only node, chained in config order. create: playbooks/facts.yml, then
 //               scale.yml --limit=<w>; delete: remove-node.yml -e node=<w> -e skip_confirmation=true.
@@ -28,6 +30,7 @@ import { stringify } from "yaml";
 import { ClusterConfig, Role } from "../config/config";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
 import { recoverAbortedFirstRun } from "./recover";
+import { upgradeSteps, UpgradeVersions, upgradeVersions, versionChangeErrors, versionsFromTrigger } from "./upgrade";
 
 /**
  * The Kubespray playbooks this program runs, as paths inside the Kubespray tree (v2.25.1 and v2.31.0):
@@ -86,6 +89,8 @@ export interface CommandAction {
     writesInventory?: boolean;
     /** Prints <inventory>/artifacts/admin.conf (kubeconfig command). */
     readsKubeconfig?: boolean;
+    /** Lines logged before the playbooks run: what the run will do (the upgrade's steps, ./upgrade.ts). */
+    announce?: string[];
 }
 
 /** Control-plane, etcd and worker members of the cluster, by name in config order. */
@@ -127,6 +132,10 @@ export interface CommandSpec {
     deleteBeforeReplace: boolean;
     /** The cluster command: who is control plane, etcd and worker (for quorum warnings). */
     members?: ClusterMembers;
+    /** The upgrade command: the versions this deployment runs (the next one's version rules compare them). */
+    versions?: UpgradeVersions;
+    /** The upgrade command: what upgrade-cluster.yml does, with the worker batches by name (the plan's text). */
+    upgradeSteps?: string[];
 }
 
 /** Options of kubesprayCommandSpecs. */
@@ -191,8 +200,12 @@ export function kubesprayCommandSpecs(
         });
     }
     if (wanted("cluster")) {
-        // kube_version is left out (upgrade's trigger) and so are worker-only nodes (their own commands).
-        const files = renderInventory({ ...config, kubeVersion: undefined }, clusterMachines);
+        // kube_version is left out (upgrade's trigger), and so are offline.checksums (they change with the
+        // versions, so with an upgrade, which applies them) and worker-only nodes (their own commands).
+        const files = renderInventory(
+            { ...config, kubeVersion: undefined, ...(config.offline ? { offline: { ...config.offline, checksums: {} } } : {}) },
+            clusterMachines,
+        );
         specs.push({
             id: "cluster",
             kind: "cluster",
@@ -218,6 +231,12 @@ export function kubesprayCommandSpecs(
         });
     }
     if (wanted("upgrade")) {
+        const upgradeNodes = {
+            etcd: clusterMachines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
+            controlPlane: clusterMachines.filter((m) => m.roles.includes("control-plane")).map((m) => m.name),
+            workers: workers.map((m) => m.name),
+        };
+        const upgradeSettings = { groupVars: config.groupVars, extraArgs: config.kubespray.extraArgs };
         specs.push({
             id: "upgrade",
             kind: "upgrade",
@@ -226,11 +245,14 @@ export function kubesprayCommandSpecs(
             create: {
                 playbooks: [{ playbook: "upgrade-cluster.yml" }],
                 skipIf: { kind: "kube-version-deployed-by-cluster-run", kubeVersion },
+                announce: upgradeSteps(upgradeVersions(config).kube, upgradeNodes, upgradeSettings, { workerNames: false }),
             },
             update: nothing(),
             dependsOn: ["cluster"],
             machines: [],
             deleteBeforeReplace: false,
+            versions: upgradeVersions(config),
+            upgradeSteps: upgradeSteps(upgradeVersions(config).kube, upgradeNodes, upgradeSettings),
         });
     }
     if (wanted("kubeconfig")) {
@@ -323,6 +345,8 @@ export interface RunPlan {
     warnings: string[];
     /** Transitions this program refuses (the component fails before running anything). */
     errors: string[];
+    /** A version change this `up` makes with upgrade-cluster.yml: from, to, and its steps (./upgrade.ts). */
+    upgrade?: { from: string; to: string; steps: string[] };
 }
 
 /** `["scale.yml", "--limit=w4", "-e", "node=w4"]` for an invocation (without the common arguments). */
@@ -376,6 +400,33 @@ function quorumWarnings(before: ClusterMembers, after: ClusterMembers): string[]
         );
     }
     return warnings;
+}
+
+/**
+ * Version rules (./upgrade.ts) between the last deployment's upgrade spec and this one, into `errors`, and
+ * when the upgrade runs: what it does. An upgrade runs alone: with cluster.yml in the same `up`, cluster.yml
+ * would apply the new version first without upgrade_cluster_setup (kubelets only); with a worker added,
+ * removed or rebuilt, upgrade-cluster.yml would run on (or without) it before its own command.
+ */
+function versionChange(prev: CommandSpec | undefined, next: CommandSpec | undefined, changes: readonly ResourceChange[], errors: string[]): RunPlan["upgrade"] {
+    if (!prev || !next?.versions) return undefined;
+    const before: Partial<UpgradeVersions> = prev.versions ?? versionsFromTrigger(prev.triggers[0]);
+    const after = next.versions;
+    const versionErrors = versionChangeErrors(before, after);
+    errors.push(...versionErrors);
+    if (!changes.some((c) => c.id === "upgrade" && c.op === "replace")) return undefined;
+    const from = before.kube ?? "the deployed version";
+    const others = changes.filter((c) => (c.kind === "cluster" || c.kind === "node") && c.op !== "same");
+    if (others.length > 0) {
+        const what = others.map((c) => (c.kind === "cluster" ? "cluster settings (cluster.yml)" : `${c.id.replace(/^node-/, "worker ")} (${c.op})`));
+        errors.push(
+            `kubeVersion: ${from} -> ${after.kube} comes with other changes that run Kubespray: ${what.join(", ")}. ` +
+                "upgrade-cluster.yml must run alone (with cluster.yml first, the new version would reach the kubelets but not the control plane; " +
+                "a worker added, removed or rebuilt would be upgraded before it is set up). Split the change: " +
+                `first \`up\` the other changes with kubeVersion ${from}, then change kubeVersion (and offline.checksums) alone.`,
+        );
+    }
+    return versionErrors.length > 0 ? undefined : { from, to: after.kube, steps: next.upgradeSteps ?? next.create.announce ?? [] };
 }
 
 /**
@@ -477,15 +528,15 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
             }
         }
     }
-    const upgradeChange = changes.find((c) => c.id === "upgrade");
-    const clusterChange = changes.find((c) => c.id === "cluster");
-    if (before && upgradeChange?.op === "replace" && (clusterChange?.op === "replace" || clusterChange?.op === "create")) {
+    const upgrade = versionChange(old.get("upgrade"), after.find((s) => s.id === "upgrade"), changes, errors);
+    const inventoryChange = changes.find((c) => c.id === "inventory");
+    if (before && inventoryChange?.op === "update" && runs.length === 0) {
         warnings.push(
-            "kube_version changes in the same `up` as other cluster settings: cluster.yml applies the new version in place, " +
-                "without upgrade-cluster.yml's node-by-node drain. Change kubeVersion in an `up` of its own.",
+            "only the inventory's offline.checksums changed: they are rewritten now and read by Kubespray at its next run " +
+                "(an upgrade's, which is where they belong); no playbook runs.",
         );
     }
-    return { runs, changes, warnings, errors };
+    return { runs, changes, warnings, errors, ...(upgrade ? { upgrade } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,6 +672,10 @@ ANSIBLE_CONFIG="$(kha_abs "$ANSIBLE_CONFIG")"
 export ANSIBLE_CONFIG
 case "$KHA_ANSIBLE_PLAYBOOK" in */*) KHA_ANSIBLE_PLAYBOOK="$(kha_abs "$KHA_ANSIBLE_PLAYBOOK")" ;; esac
 cd "$KHA_KUBESPRAY_DIR" 2>/dev/null || { echo "kubespray-ha: kubespray.dir $KHA_KUBESPRAY_DIR does not exist: put a Kubespray checkout there" >&2; exit 2; }
+# The tree must be the Kubespray version the stack names (its galaxy.yml), or its playbooks do another version's work.
+[ -f galaxy.yml ] || { echo "kubespray-ha: kubespray.dir $KHA_KUBESPRAY_DIR is not a Kubespray checkout (no galaxy.yml): put Kubespray $KHA_KUBESPRAY_VERSION there" >&2; exit 2; }
+kha_tree="v$(sed -n 's/^version:[[:space:]]*"\\{0,1\\}\\([^"[:space:]]*\\)"\\{0,1\\}[[:space:]]*$/\\1/p' galaxy.yml | head -n 1)"
+[ "$kha_tree" = "$KHA_KUBESPRAY_VERSION" ] || { echo "kubespray-ha: kubespray.dir $KHA_KUBESPRAY_DIR holds Kubespray $kha_tree (its galaxy.yml), but kubesprayVersion is $KHA_KUBESPRAY_VERSION: check out $KHA_KUBESPRAY_VERSION there, or set kubesprayVersion to what the cluster runs" >&2; exit 2; }
 [ -f "$KHA_INVENTORY/hosts.yaml" ] || { echo "kubespray-ha: no inventory at $KHA_INVENTORY/hosts.yaml (written by the inventory command)" >&2; exit 2; }
 mkdir -p "$KHA_RUN_DIR/logs"
 kha_log="$KHA_RUN_DIR/logs/$(date -u +%Y%m%dT%H%M%SZ)-${id}-${phase}.log"
@@ -734,6 +789,9 @@ cat > /dev/null
     } else if (skip?.kind === "kube-version-deployed-by-cluster-run") {
         body += `if kha_covered ${shellQuote(`kube_version=${skip.kubeVersion}`)}; then echo "kubespray-ha: cluster.yml deployed kube_version ${skip.kubeVersion} in this deployment: no upgrade-cluster.yml needed" >&2; exit 0; fi\n`;
     }
+    for (const line of action.announce ?? []) {
+        body += `echo ${shellQuote(`kubespray-ha: ${line}`)} >&2\n`;
+    }
     if (action.recordsClusterRun) body += recoverAbortedFirstRun();
     action.playbooks.forEach((inv, i) => {
         body += renderInvocation(inv, config, i);
@@ -762,6 +820,7 @@ export function renderCommand(config: ClusterConfig, spec: CommandSpec): ShellCo
             ANSIBLE_CONFIG: path.posix.join(paths.kubesprayDir, "ansible.cfg"),
             PYTHONUNBUFFERED: "1",
             KHA_KUBESPRAY_DIR: paths.kubesprayDir,
+            KHA_KUBESPRAY_VERSION: config.kubesprayVersion,
             KHA_ANSIBLE_PLAYBOOK: config.kubespray.ansiblePlaybook,
             KHA_SSH_USER: config.ssh.user,
         });

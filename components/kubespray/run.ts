@@ -241,7 +241,7 @@ export function refuseUnsafeChanges(previous: pulumi.Input<CommandSpec[] | undef
         if (!looksLikeSpecs(prev)) return;
         const { errors } = predictRuns(prev, next);
         if (errors.length > 0) {
-            const message = `refusing this change of nodes:\n  - ${errors.join("\n  - ")}`;
+            const message = `refusing this change (nodes or versions):\n  - ${errors.join("\n  - ")}`;
             throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
         }
     });

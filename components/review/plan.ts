@@ -398,6 +398,8 @@ export interface PlaybookPrediction {
     errors: string[];
     /** Machines the `up` rebuilds (blank), re-checks or restarts, and why (nodes/identity.ts diffIdentities). */
     machines: MachineChange[];
+    /** A Kubernetes version change: from, to, and what upgrade-cluster.yml does, step by step (kubespray/upgrade.ts). */
+    upgrade?: { from: string; to: string; steps: string[] };
 }
 
 export interface StackPlan {
@@ -547,6 +549,10 @@ export function formatText(plan: StackPlan): string {
         runs.forEach((r, i) => lines.push(`  ${i + 1}. ${r.command.padEnd(width)}  (${runReason(r)})`));
     }
     for (const s of plan.playbooks.skipped) lines.push(`  not run: ${s}`);
+    const upgrade = plan.playbooks.upgrade;
+    if (upgrade) {
+        lines.push("", `Kubernetes ${upgrade.from} -> ${upgrade.to}: ${upgrade.steps[0]}`, ...upgrade.steps.slice(1).map((step) => `  ${step}`));
+    }
     lines.push("");
     if (plan.playbooks.machines.length > 0) {
         lines.push(`Machines replaced: ${machineCounts(plan.playbooks.machines)}`);
@@ -627,6 +633,10 @@ export function formatMarkdown(plan: StackPlan): string {
     }
     if (plan.playbooks.skipped.length > 0) {
         out.push("", ...plan.playbooks.skipped.map((s) => `- not run: ${s}`));
+    }
+    const upgrade = plan.playbooks.upgrade;
+    if (upgrade) {
+        out.push("", `**Kubernetes ${code(upgrade.from)} → ${code(upgrade.to)}**: ${upgrade.steps[0]}`, "", ...upgrade.steps.slice(1).map((step) => `- ${step}`));
     }
     out.push("");
     if (plan.playbooks.machines.length > 0) {
@@ -775,5 +785,6 @@ export function predictPlaybooks(before: PlanSide | undefined, after: PlanSide):
         ],
         errors: [...identity.refusals, ...plan.errors],
         machines: identity.changes,
+        ...(plan.upgrade ? { upgrade: plan.upgrade } : {}),
     };
 }
