@@ -13,7 +13,8 @@ import {
     allPassed, ApiAnswer, evaluateApi, evaluateKubeVipPods, evaluateLease, evaluateNodes, evaluateVip, formatResults, interfacesWith, RemoteOutput,
 } from "../components/verify/checks";
 import { parseKubeconfig, parseSshSettings, parseStackOutputs, VerifyInputError, VerifyTarget } from "../components/verify/outputs";
-import { failoverTimeline, Probe } from "../components/verify/timeline";
+import { availability, failoverTimeline, Probe } from "../components/verify/timeline";
+import { probeThroughout } from "../components/verify/verify";
 import { tempDirs } from "./helpers/tmp";
 
 const tmp = tempDirs();
@@ -214,6 +215,23 @@ describe("the failover timeline", () => {
     });
 });
 
+describe("availability over a long operation", () => {
+    const probes = (spec: string, step = 200): Probe[] => [...spec].map((c, i) => ({ start: i * step, end: i * step + (c === "x" ? 150 : 20), ok: c === "." }));
+
+    it("gives the longest outage, their sum and the probe counts", () => {
+        // Outage 1: last answer ended at 20, first answer after at 620 (0.6 s); outage 2: 1020 -> 2220 (1.2 s).
+        const a = availability(probes("..xx..xxxxx.."));
+        expect(a).toMatchObject({ longestSecondsWithoutAnswer: 1.2, secondsWithoutAnswer: 1.8, failedProbes: 7, totalProbes: 13 });
+        expect(a.outages).toEqual([{ after: 0.22, seconds: 0.6 }, { after: 1.02, seconds: 1.2 }]);
+    });
+
+    it("is 0 s without a failure; an outage still open at the end counts until the last probe", () => {
+        expect(availability(probes("....."))).toMatchObject({ longestSecondsWithoutAnswer: 0, secondsWithoutAnswer: 0, failedProbes: 0, totalProbes: 5, outages: [] });
+        expect(availability(probes(".xx")).longestSecondsWithoutAnswer).toBe(0.53);
+        expect(availability([]).totalProbes).toBe(0);
+    });
+});
+
 describe("the API request against a local HTTPS server", () => {
     let dir: string;
     const pem = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
@@ -287,6 +305,39 @@ describe("the API request against a local HTTPS server", () => {
         const r = evaluateApi(localTarget(), answer);
         expect(r.status).toBe("fail");
         expect(r.detail).toMatch(/not signed by the kubeconfig's CA/);
+    });
+
+    it("probeThroughout probes every 200 ms while an operation runs and measures its outage", async () => {
+        let down = false;
+        const server = https.createServer({ key: pem("with-vip.key"), cert: pem("with-vip.crt") }, (_req, res) => {
+            res.writeHead(down ? 503 : 200);
+            res.end(down ? "down" : "ok");
+        });
+        servers.push(server);
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const ctx = { target: { ...localTarget(), kubeconfig: { ...creds(), server: url } }, ssh: { user: "root", port: 22 }, keyFile: "/nonexistent", log: () => undefined };
+        const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        const { result, availability: a } = await probeThroughout(ctx, async () => {
+            await wait(600);
+            down = true;
+            await wait(1000);
+            down = false;
+            await wait(600);
+            return "upgraded";
+        });
+        expect(result).toBe("upgraded");
+        expect(a.totalProbes).toBeGreaterThanOrEqual(9);
+        expect(a.failedProbes).toBeGreaterThanOrEqual(3);
+        expect(a.outages).toHaveLength(1);
+        expect(a.longestSecondsWithoutAnswer).toBeGreaterThanOrEqual(0.8);
+        expect(a.longestSecondsWithoutAnswer).toBeLessThan(2);
+        // A failed operation keeps its measurement on the error.
+        const failed = await probeThroughout(ctx, async () => {
+            await wait(500);
+            throw new Error("playbook failed");
+        }).catch((e: Error & { availability?: unknown }) => e);
+        expect(failed).toMatchObject({ message: "playbook failed", availability: { failedProbes: 0 } });
     });
 
     it("fails on refused credentials, and on a port nobody listens on", async () => {

@@ -89,3 +89,44 @@ export function formatTimeline(t: FailoverTimeline, oldHolder: string): string {
     if (t.answeringAgainAfter !== undefined) parts.push(`answering again after ${t.answeringAgainAfter.toFixed(1)} s`);
     return parts.join("; ");
 }
+
+/** How the API answered over a stretch of probes (an upgrade, a replacement): its outages, the longest first. */
+export interface Availability {
+    /** The longest run of failed probes, from the last answer before it to the first answer after it (or the last probe). */
+    longestSecondsWithoutAnswer: number;
+    /** All such runs added up. */
+    secondsWithoutAnswer: number;
+    failedProbes: number;
+    totalProbes: number;
+    /** Each outage: seconds from the first probe to its start, and its length. */
+    outages: { after: number; seconds: number }[];
+}
+
+/** The outages in `probes` (each run of failed probes, measured as failoverTimeline measures one). */
+export function availability(probes: readonly Probe[]): Availability {
+    const sorted = [...probes].sort((a, b) => a.start - b.start);
+    const first = sorted[0]?.start ?? 0;
+    const outages: { after: number; seconds: number }[] = [];
+    let lastAnswer: number | undefined;
+    let outageStart: number | undefined;
+    for (const p of sorted) {
+        if (!p.ok) {
+            if (outageStart === undefined) outageStart = lastAnswer ?? p.start;
+        } else {
+            if (outageStart !== undefined) {
+                outages.push({ after: seconds(outageStart - first), seconds: seconds(p.end - outageStart) });
+                outageStart = undefined;
+            }
+            lastAnswer = p.end;
+        }
+    }
+    const last = sorted[sorted.length - 1];
+    if (outageStart !== undefined && last) outages.push({ after: seconds(outageStart - first), seconds: seconds(last.end - outageStart) });
+    return {
+        longestSecondsWithoutAnswer: outages.reduce((m, o) => Math.max(m, o.seconds), 0),
+        secondsWithoutAnswer: seconds(outages.reduce((s, o) => s + o.seconds * 1000, 0)),
+        failedProbes: sorted.filter((p) => !p.ok).length,
+        totalProbes: sorted.length,
+        outages,
+    };
+}

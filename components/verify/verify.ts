@@ -14,7 +14,7 @@ import {
 } from "./checks";
 import { parseStackOutputs, parseSshSettings, rawClusterConfig, VerifyTarget } from "./outputs";
 import { KeyFile, pulumiCli, SshTarget, sshRun, writeKeyFile } from "./remote";
-import { failoverTimeline, FailoverTimeline, HolderSample, Probe } from "./timeline";
+import { availability, Availability, failoverTimeline, FailoverTimeline, HolderSample, Probe } from "./timeline";
 
 export interface VerifyContext {
     target: VerifyTarget;
@@ -182,6 +182,47 @@ export async function measureFailover(ctx: VerifyContext, options: MeasureOption
         probes,
         samples,
     };
+}
+
+/**
+ * Runs `op` (an upgrade, a replacement) while GET /readyz is probed through the VIP every `intervalMs`
+ * (each bounded by `probeTimeoutMs`, overlapping), from just before it starts until it ends; the probes
+ * and their outages (availability) come back with its result, also when it fails (then on the error's
+ * `availability` property, and rethrown).
+ */
+export async function probeThroughout<T>(ctx: VerifyContext, op: () => Promise<T>, options: { intervalMs?: number; probeTimeoutMs?: number } = {}): Promise<{ result: T; availability: Availability; probes: Probe[] }> {
+    const interval = options.intervalMs ?? 200;
+    const probeTimeout = options.probeTimeoutMs ?? 1000;
+    const probes: Probe[] = [];
+    const inflight: Promise<void>[] = [];
+    let done = false;
+    const probe = async () => {
+        const start = Date.now();
+        const a = await api(ctx, "/readyz", probeTimeout);
+        probes.push({ start, end: Date.now(), ok: a.status === 200 });
+    };
+    const loop = (async () => {
+        while (!done) {
+            inflight.push(probe());
+            await sleep(interval);
+        }
+    })();
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+        outcome = { ok: true, value: await op() };
+    } catch (error) {
+        outcome = { ok: false, error };
+    }
+    done = true;
+    await loop;
+    await Promise.all(inflight);
+    probes.sort((a, b) => a.start - b.start);
+    const measured = availability(probes);
+    if (!outcome.ok) {
+        if (outcome.error && typeof outcome.error === "object") (outcome.error as { availability?: Availability }).availability = measured;
+        throw outcome.error;
+    }
+    return { result: outcome.value, availability: measured, probes };
 }
 
 const PARKED = "/etc/kubernetes/kube-vip.yml.kubespray-ha-verify";
