@@ -5,8 +5,12 @@
 //   first up that fails midway (a kubeadm init that never finishes), then the fixed up completes
 //   -> `npm run verify` passes -> `verify --failover` (kube-vip's manifest off the holder) measured
 //   -> a hard failure measured (SIGKILL the holder node, boot it again, it rejoins Ready)
+//   -> a consumer stack (examples/consumer) creates a Namespace and a ConfigMap through the VIP
 //   -> a no-op up runs no command -> add a worker: facts.yml + scale.yml --limit=w1 only, w1 Ready
-//   -> remove it: remove-node.yml, it leaves the node list -> destroy.
+//   -> upgrade (issue 20): deployed at Kubernetes 1.34.7, `pulumi up` with kubeVersion 1.35.4 runs
+//      upgrade-cluster.yml alone, the API probed through the VIP every 200 ms throughout; every kubelet
+//      and the API server report 1.35.4 after, verify passes, the consumer's `up` changes nothing
+//   -> remove w1: remove-node.yml, it leaves the node list -> destroy.
 // Figures go to test-results/real-cluster.json (`npm run bench -- --cluster` prints them), Kubespray's
 // logs to test-results/real-cluster-logs/. Everything made (nodes, bridge, mirror servers, temp dirs)
 // is removed in afterAll, also after a failure.
@@ -34,7 +38,8 @@ import { parse, stringify } from "yaml";
 import { apiGet } from "../components/verify/api";
 import { allPassed, formatResults } from "../components/verify/checks";
 import { formatTimeline } from "../components/verify/timeline";
-import { kubeVipFailover, loadContext, measureFailover, runChecksUntilPassing, VerifyContext } from "../components/verify/verify";
+import { kubeVipFailover, loadContext, measureFailover, probeThroughout, runChecksUntilPassing, VerifyContext } from "../components/verify/verify";
+import { upgradeSteps } from "../components/kubespray/upgrade";
 import { copyProject, Engine, engineStack, findEngine, PASSPHRASE, pluginsMissing } from "./helpers/engine";
 import { EventLog } from "./helpers/engine-events";
 import { generateKeyPair } from "./helpers/keys";
@@ -53,6 +58,10 @@ const VIP = `${SUBNET}.100`;
 const FILES_PORT = 8050;
 const REGISTRY_PORT = 5050;
 const STACK = "e2e";
+/** The cluster is deployed at FROM_KUBE, then upgraded to TO_KUBE (Kubespray v2.31.0's default). */
+const FROM_KUBE = "1.34.7";
+const TO_KUBE = "1.35.4";
+const CONSUMER_STACK = "e2e-consumer";
 const CLUSTER = "kubespray-ha:cluster";
 const CONTROL_PLANES = [{ name: "cp1", ip: `${SUBNET}.11` }, { name: "cp2", ip: `${SUBNET}.12` }, { name: "cp3", ip: `${SUBNET}.13` }];
 const WORKER = { name: "w1", ip: `${SUBNET}.14` };
@@ -87,6 +96,7 @@ function prerequisiteReason(): string | undefined {
     const nodes = nspawnNodesOrReason();
     if (nodes) return nodes;
     if (!fs.existsSync(path.join(mirrorDir, "COMPLETE"))) return `no complete offline mirror in ${mirrorDir}: run tests/infra/build-mirror.sh (30-50 min cold)`;
+    if (!fs.existsSync(path.join(mirrorDir, `checksums-${FROM_KUBE}.json`))) return `the mirror in ${mirrorDir} has no Kubernetes ${FROM_KUBE} set (checksums-${FROM_KUBE}.json): rebuild it with tests/infra/build-mirror.sh`;
     const tree = spawnSync(path.join(INFRA, "kubespray.sh"), ["v2.31.0"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     if (tree.status !== 0) return `tests/infra/kubespray.sh v2.31.0 failed: ${tree.stderr.trim().split("\n").pop()}`;
     return undefined;
@@ -108,7 +118,7 @@ if (reason) {
 // ------------------------------------------------------------------------------------------------
 // The test stack. The product's defaults are for real machines; each value below is what THIS
 // machine's kernel and sandbox need (../shared/REAL-CLUSTER.md), set explicitly.
-function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; workDir: string; checksums: Record<string, string>; withWorker: boolean; failFirst: boolean }): Record<string, unknown> {
+function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; workDir: string; kubeVersion: string; checksums: Record<string, string>; withWorker: boolean; failFirst: boolean }): Record<string, unknown> {
     const groupVars: Record<string, unknown> = {
         // No IP_VS / dummy / ipip modules in this kernel (CONFIG_MODULES off): flannel's vxlan is built in.
         kube_network_plugin: "flannel",
@@ -134,6 +144,10 @@ function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; wo
         ingress_nginx_enabled: false,
         // The mirror holds crictl 1.34.0 (a valid key of Kubespray's crictl_checksums; on the Go proxy).
         crictl_version: "1.34.0",
+        // Kubespray derives etcd 3.5.29 for Kubernetes 1.34, a module the Go proxy refuses; 3.6.10 (what it
+        // derives for 1.35, and the 3.6 line kubeadm 1.34 itself ships) at both versions, so etcd stays put
+        // through the upgrade.
+        etcd_version: "3.6.10",
         // Failures show the task's output in the log.
         unsafe_show_logs: true,
     };
@@ -154,6 +168,7 @@ function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; wo
         network: { cidr: `${SUBNET}.0/24` },
         // systemd-nspawn --network-bridge names the node's NIC host0.
         interface: "host0",
+        kubeVersion: opts.kubeVersion,
         vip: { address: VIP, mode: "arp" },
         // No IP_VS in this kernel; nftables mode fails on Kubespray's modprobe task (no /proc/modules).
         kubeProxyMode: "iptables",
@@ -188,6 +203,9 @@ interface Figures {
     kubeVipVersion?: string;
     leaseTimings?: { leaseDuration: number; renewDeadline: number; retryPeriod: number };
     leaseExperiment?: Record<string, unknown>[];
+    upgrade?: { from: string; to: string; seconds: number; longestSecondsWithoutAnswer: number; failedProbes: number; totalProbes: number;
+        secondsWithoutAnswer: number; outages: { after: number; seconds: number }[]; versionsAfter: Record<string, string>; upgradeYmlSeconds?: number; steps?: string[]; drained?: string[] };
+    consumerStack?: { created: string[]; noopAfterUpgrade: boolean; seconds: number; changesAfterUpgrade?: Record<string, number>; stepsAfterUpgrade?: string[] };
     steps: Record<string, number>;
     completed: boolean;
 }
@@ -203,7 +221,10 @@ interface Figures {
     let keys: { privateKeyPath: string; publicKeyPath: string };
     let kubesprayDir: string;
     let ansiblePlaybook: string;
-    let checksums: Record<string, string>;
+    /** Per Kubernetes version: the mirror's checksums of that version's files (offline.checksums). */
+    const checksums: Record<string, Record<string, string>> = {};
+    let kubeVersion = FROM_KUBE;
+    let consumer: Stack | undefined;
     let env: Record<string, string>;
     const stackFile = () => path.join(project, `Pulumi.${STACK}.yaml`);
     const runDir = () => path.join(project, ".kubespray-ha", STACK);
@@ -228,7 +249,7 @@ interface Figures {
 
     function writeStack(withWorker: boolean, failFirst = false): void {
         const file = fs.existsSync(stackFile()) ? parse(fs.readFileSync(stackFile(), "utf8")) : { config: {} };
-        file.config[CLUSTER] = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: path.join(project, ".kubespray-ha"), checksums, withWorker, failFirst });
+        file.config[CLUSTER] = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: path.join(project, ".kubespray-ha"), kubeVersion, checksums: checksums[kubeVersion], withWorker, failFirst });
         fs.writeFileSync(stackFile(), stringify(file));
     }
 
@@ -299,7 +320,8 @@ interface Figures {
         const [treeDir, venvBin] = tree.stdout.trim().split("\n").slice(-2);
         kubesprayDir = treeDir;
         ansiblePlaybook = path.join(venvBin, "ansible-playbook");
-        checksums = JSON.parse(fs.readFileSync(path.join(mirrorDir, "checksums.json"), "utf8"));
+        checksums[FROM_KUBE] = JSON.parse(fs.readFileSync(path.join(mirrorDir, `checksums-${FROM_KUBE}.json`), "utf8"));
+        checksums[TO_KUBE] = JSON.parse(fs.readFileSync(path.join(mirrorDir, "checksums.json"), "utf8"));
         const uname = spawnSync("uname", ["-r"], { encoding: "utf8" }).stdout.trim();
         figures.environment = {
             kernel: uname, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverageAtStart: os.loadavg().map((l) => l.toFixed(1)).join(" "),
@@ -396,6 +418,7 @@ interface Figures {
         const env = (name: string) => Number(new RegExp(`name: ${name}\\s+value: "?(\\d+)`).exec(manifest)?.[1]);
         figures.leaseTimings = { leaseDuration: env("vip_leaseduration"), renewDeadline: env("vip_renewdeadline"), retryPeriod: env("vip_retryperiod") };
         progress(`deployed: Kubernetes ${figures.kubeVersion}, kube-vip ${figures.kubeVipVersion}, lease ${JSON.stringify(figures.leaseTimings)}`);
+        expect(figures.kubeVersion).toBe(`v${FROM_KUBE}`);
         // Last, after the figures: the recovery of the failed first up.
         if (FAIL_FIRST) {
             // The retry reset the aborted control plane first, then cluster.yml completed.
@@ -495,6 +518,38 @@ interface Figures {
         }
     });
 
+
+    /** The consumer project (examples/consumer, the README's example) on the same state backend, reading this stack. */
+    async function consumerUp(): Promise<{ changes: Record<string, number>; steps: string[]; seconds: number; outputs: Record<string, unknown> }> {
+        if (!consumer) {
+            const dir = path.join(project, "examples", "consumer");
+            fs.cpSync(path.join(ROOT, "examples", "consumer"), dir, { recursive: true });
+            consumer = await engineStack(engine, dir, CONSUMER_STACK, { PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL, TMPDIR: path.join(work, "tmp") });
+            await consumer.setConfig("kubespray-ha-consumer:clusterStack", { value: `organization/kubespray-ha/${STACK}` });
+        }
+        const log = new EventLog();
+        const [result, seconds] = await timed("consumer stack up", () => consumer!.up({ onOutput, onEvent: log.onEvent }));
+        expect(result.summary.result).toBe("succeeded");
+        // Each planned step other than same/read, with the inputs it diffs on.
+        const steps = log.events.map((e) => e.resourcePreEvent?.metadata).filter((m) => m !== undefined && m.op !== "same" && m.op !== "read")
+            .map((m) => `${m!.op} ${m!.type} ${m!.urn.split("::").pop()}${m!.diffs?.length ? ` [${m!.diffs.join(", ")}]` : ""}`);
+        return { changes: (result.summary.resourceChanges ?? {}) as Record<string, number>, steps, seconds, outputs: Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])) };
+    }
+
+    it("a consumer stack reads the outputs through a StackReference and creates a Namespace and a ConfigMap through the VIP", async () => {
+        const { changes, seconds, outputs } = await consumerUp();
+        expect(outputs).toMatchObject({ api: `https://${VIP}:6443`, namespace: "apps", configMap: "cluster-endpoint" });
+        expect(changes.create).toBeGreaterThanOrEqual(3);
+        // Read back from the API through the VIP, with the cluster stack's own kubeconfig.
+        const ctx = await context();
+        const ns = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/namespaces/apps", timeoutMs: 5000 });
+        expect(ns.status).toBe(200);
+        const cm = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/namespaces/apps/configmaps/cluster-endpoint", timeoutMs: 5000 });
+        expect(cm.status).toBe(200);
+        expect(JSON.parse(cm.body ?? "{}").data).toEqual({ apiServerUrl: `https://${VIP}:6443`, vip: VIP, vipMode: "arp" });
+        figures.consumerStack = { created: ["Namespace apps", "ConfigMap apps/cluster-endpoint"], noopAfterUpgrade: false, seconds };
+    });
+
     it("a no-op up runs no command", async () => {
         const log = new EventLog();
         const before = logs();
@@ -524,6 +579,77 @@ interface Figures {
         progress(formatResults(after.results));
         expect(after.results.find((r) => r.name === "nodes")?.status).toBe("pass");
         expect(after.results.find((r) => r.name === "nodes")?.detail).toMatch(/^4 Ready/);
+    });
+
+
+    /** Every node's kubelet version and the API server's, read through the VIP. */
+    async function versionsNow(): Promise<Record<string, string>> {
+        const ctx = await context();
+        const list = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/nodes", timeoutMs: 10_000 });
+        const versions: Record<string, string> = {};
+        for (const n of JSON.parse(list.body ?? "{}").items ?? []) versions[n.metadata.name] = n.status?.nodeInfo?.kubeletVersion;
+        const version = await apiGet(ctx.target.kubeconfig, { path: "/version", timeoutMs: 5000 });
+        versions.apiserver = JSON.parse(version.body ?? "{}").gitVersion;
+        return versions;
+    }
+
+    it(`upgrade ${FROM_KUBE} -> ${TO_KUBE}: upgrade-cluster.yml alone, the API answering through the VIP throughout; every kubelet and the API server on ${TO_KUBE} after`, async () => {
+        const before = await versionsNow();
+        progress(`versions before the upgrade: ${JSON.stringify(before)}`);
+        expect(Object.values(before)).toEqual(Object.keys(before).map(() => `v${FROM_KUBE}`));
+        kubeVersion = TO_KUBE;
+        writeStack(true);
+        const logsBefore = logs();
+        const ctx = await context();
+        let measured: Awaited<ReturnType<typeof probeThroughout>>["availability"] | undefined;
+        let seconds = 0;
+        try {
+            const r = await probeThroughout(ctx, () => timed(`upgrade ${FROM_KUBE} -> ${TO_KUBE}`, () => stack.up({ onOutput })));
+            measured = r.availability;
+            seconds = r.result[1];
+            expect(r.result[0].summary.result).toBe("succeeded");
+        } catch (err) {
+            measured = (err as { availability?: typeof measured }).availability;
+            throw err;
+        } finally {
+            progress(`upgrade: API through the VIP: ${JSON.stringify(measured)}`);
+        }
+        const added = logs().filter((f) => !logsBefore.includes(f)).map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""));
+        // upgrade-cluster.yml alone (then the kubeconfig command re-reads admin.conf, which runs no playbook).
+        expect(added).toEqual(["upgrade-create.log"]);
+        const upgradeLog = logs().filter((f) => !logsBefore.includes(f))[0];
+        const text = fs.readFileSync(path.join(logDir(), upgradeLog), "utf8");
+        // The log states the steps the plan states (components/kubespray/upgrade.ts), before the playbook runs.
+        const announced = text.split("\n").filter((l) => /^kubespray-ha: (\d\. |upgrade-cluster\.yml to )/.test(l));
+        const names = CONTROL_PLANES.map((n) => n.name);
+        const groupVars = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: "", kubeVersion, checksums: {}, withWorker: true, failFirst: false }).groupVars as Record<string, unknown>;
+        const planned = upgradeSteps(TO_KUBE, { etcd: names, controlPlane: names, workers: [WORKER.name] }, { groupVars, extraArgs: [] }, { workerNames: false });
+        expect(announced).toEqual(planned.map((step) => `kubespray-ha: ${step}`));
+        expect(text).toMatch(/upgrade-cluster\.yml/);
+        expect(text).toMatch(/PLAY RECAP/);
+        // Kubespray drained each node before upgrading it (roles/upgrade/pre-upgrade), control planes one at a time.
+        const drained = [...text.matchAll(/TASK \[upgrade\/pre-upgrade : Drain node\][\s\S]*?\n(?:changed|ok): \[([^\]]+)/g)].map((m) => m[1]);
+        progress(`drained: ${drained.join(", ")}`);
+        expect(drained.length).toBeGreaterThan(0);
+        resetContext();
+        const after = await versionsNow();
+        progress(`versions after the upgrade: ${JSON.stringify(after)}`);
+        figures.upgrade = {
+            from: FROM_KUBE, to: TO_KUBE, seconds, upgradeYmlSeconds: logSeconds(upgradeLog),
+            longestSecondsWithoutAnswer: measured!.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured!.secondsWithoutAnswer,
+            failedProbes: measured!.failedProbes, totalProbes: measured!.totalProbes, outages: measured!.outages, versionsAfter: after, steps: announced, drained,
+        };
+        expect(after).toEqual(Object.fromEntries([...CONTROL_PLANES.map((n) => n.name), WORKER.name, "apiserver"].map((n) => [n, `v${TO_KUBE}`])));
+        const v = await verifyCli([]);
+        expect(v.json?.checks?.map((c: any) => [c.name, c.status])).toEqual([["api", "pass"], ["vip", "pass"], ["lease", "pass"], ["kube-vip", "pass"], ["nodes", "pass"]]);
+        expect(v.code).toBe(0);
+    });
+
+    it("after the upgrade, an up of the consumer stack changes nothing", async () => {
+        const { changes, steps } = await consumerUp();
+        figures.consumerStack = { ...figures.consumerStack!, noopAfterUpgrade: steps.length === 0, changesAfterUpgrade: changes, stepsAfterUpgrade: steps };
+        progress(`consumer up after the upgrade: ${JSON.stringify(changes)} ${JSON.stringify(steps)}`);
+        expect(steps).toEqual([]);
     });
 
     it("removing it runs remove-node.yml before its machine goes, and it leaves the node list", async () => {
@@ -590,6 +716,7 @@ interface Figures {
 
     it("destroy removes every resource of the stack", async () => {
         resetContext();
+        if (consumer) await timed("consumer stack destroy", () => consumer!.destroy({ onOutput }));
         const [result, seconds] = await timed("destroy", () => stack.destroy({ onOutput }));
         figures.destroySeconds = seconds;
         expect(result.summary.result).toBe("succeeded");

@@ -790,7 +790,8 @@ cat > /dev/null
         body += `if kha_covered ${shellQuote(`kube_version=${skip.kubeVersion}`)}; then echo "kubespray-ha: cluster.yml deployed kube_version ${skip.kubeVersion} in this deployment: no upgrade-cluster.yml needed" >&2; exit 0; fi\n`;
     }
     for (const line of action.announce ?? []) {
-        body += `echo ${shellQuote(`kubespray-ha: ${line}`)} >&2\n`;
+        // To Pulumi's log (stderr) and to the run's log file, like the playbook lines.
+        body += `echo ${shellQuote(`kubespray-ha: ${line}`)} | tee -a "$kha_log" >&2\n`;
     }
     if (action.recordsClusterRun) body += recoverAbortedFirstRun();
     action.playbooks.forEach((inv, i) => {
