@@ -29,7 +29,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { ClusterConfig, Role } from "../config/config";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
-import { recoverAbortedFirstRun } from "./recover";
+import { recoverAbortedFirstRun, recoveryNote } from "./recover";
 import { upgradeSteps, UpgradeVersions, upgradeVersions, versionChangeErrors, versionsFromTrigger } from "./upgrade";
 
 /**
@@ -347,6 +347,8 @@ export interface RunPlan {
     errors: string[];
     /** A version change this `up` makes with upgrade-cluster.yml: from, to, and its steps (./upgrade.ts). */
     upgrade?: { from: string; to: string; steps: string[] };
+    /** What a run does first that its command line does not show (the recovery check before cluster.yml, ./recover.ts). */
+    notes: string[];
 }
 
 /** `["scale.yml", "--limit=w4", "-e", "node=w4"]` for an invocation (without the common arguments). */
@@ -536,7 +538,11 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
                 "(an upgrade's, which is where they belong); no playbook runs.",
         );
     }
-    return { runs, changes, warnings, errors, ...(upgrade ? { upgrade } : {}) };
+    const clusterSpec = after.find((s) => s.id === "cluster");
+    const notes = runs.some((r) => r.specId === "cluster" && r.phase === "create" && r.playbook === "cluster.yml") && clusterSpec?.members
+        ? [recoveryNote(clusterSpec.members.controlPlane)]
+        : [];
+    return { runs, changes, warnings, errors, notes, ...(upgrade ? { upgrade } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -400,6 +400,8 @@ export interface PlaybookPrediction {
     machines: MachineChange[];
     /** A Kubernetes version change: from, to, and what upgrade-cluster.yml does, step by step (kubespray/upgrade.ts). */
     upgrade?: { from: string; to: string; steps: string[] };
+    /** What a run does first that its command line does not show (the recovery check before cluster.yml). */
+    notes: string[];
 }
 
 export interface StackPlan {
@@ -549,6 +551,7 @@ export function formatText(plan: StackPlan): string {
         runs.forEach((r, i) => lines.push(`  ${i + 1}. ${r.command.padEnd(width)}  (${runReason(r)})`));
     }
     for (const s of plan.playbooks.skipped) lines.push(`  not run: ${s}`);
+    for (const n of plan.playbooks.notes) lines.push(`  first: ${n}`);
     const upgrade = plan.playbooks.upgrade;
     if (upgrade) {
         lines.push("", `Kubernetes ${upgrade.from} -> ${upgrade.to}: ${upgrade.steps[0]}`, ...upgrade.steps.slice(1).map((step) => `  ${step}`));
@@ -633,6 +636,9 @@ export function formatMarkdown(plan: StackPlan): string {
     }
     if (plan.playbooks.skipped.length > 0) {
         out.push("", ...plan.playbooks.skipped.map((s) => `- not run: ${s}`));
+    }
+    if (plan.playbooks.notes.length > 0) {
+        out.push("", ...plan.playbooks.notes.map((n) => `- first: ${n}`));
     }
     const upgrade = plan.playbooks.upgrade;
     if (upgrade) {
@@ -785,6 +791,7 @@ export function predictPlaybooks(before: PlanSide | undefined, after: PlanSide):
         ],
         errors: [...identity.refusals, ...plan.errors],
         machines: identity.changes,
+        notes: plan.notes,
         ...(plan.upgrade ? { upgrade: plan.upgrade } : {}),
     };
 }
