@@ -1,12 +1,23 @@
 // etcd member names (issue 21.1): a member keeps its etcd_member_name across deployments, a new member gets
-// a name no member had, and a first deployment and a stack deployed with positional names see no change
-// (components/kubespray/etcd-names.ts).
-import { parse } from "yaml";
+// a name no member had, a first deployment and a stack deployed with positional names see no change, and
+// `npm run plan` derives the names the same way `pulumi up` does (components/kubespray/etcd-names.ts).
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { parse, stringify } from "yaml";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { nextEtcdMemberNames, recordedEtcdMemberNames, withEtcdMemberNames } from "../components/kubespray/etcd-names";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { CommandSpec, inventoryArchive, kubesprayCommandSpecs, predictRuns, renderCommand } from "../components/kubespray/playbook";
+import { formatMarkdown, loadPlanSide, planStack, predictPlaybooks } from "../components/review/plan";
+import { runPlan } from "../scripts/plan";
 import { libvirtRaw } from "./fixtures";
+import { tempDirs } from "./helpers/tmp";
+
+const root = path.join(__dirname, "..");
+const projectYaml = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
+const stackYaml = (cluster: unknown) => stringify({ config: { "kubespray-ha:cluster": cluster } });
+const tmp = tempDirs();
 
 const configOf = (raw: any): ClusterConfig => parseClusterConfig(raw, { stack: "dev" });
 const specsOf = (config: ClusterConfig): CommandSpec[] => kubesprayCommandSpecs(config, renderTimeMachines(config));
@@ -131,5 +142,50 @@ describe("etcd member names", () => {
             expect(plan.runs).toEqual([]);
             expect(plan.changes.every((c) => c.op === "same")).toBe(true);
         }
+    });
+
+    it("plan: the working tree's names follow the base ref's, as up derives them", () => {
+        const before = loadPlanSide(projectYaml, stackYaml(libvirtRaw()), "dev", "base");
+        const after = loadPlanSide(projectYaml, stackYaml(replacedFirst()), "dev", "working tree", before);
+        const upConfig = up(replacedFirst(), specsOf(before.config)).config;
+        expect(parse(after.files["hosts.yaml"])).toEqual(parse(renderInventory(upConfig, renderTimeMachines(upConfig))["hosts.yaml"]));
+        expect(after.config.etcdMemberNames).toEqual(upConfig.etcdMemberNames);
+        const plan = planStack("dev", before, after, predictPlaybooks(before, after));
+        expect(plan.nodes.etcdMemberNames).toEqual({ members: { kubenode9: "etcd4", kubenode2: "etcd2", kubenode3: "etcd3" }, retired: ["etcd1"] });
+        expect(plan.settings).toEqual([]);
+        expect(plan.playbooks.runs.map((r) => r.command)).toEqual(["cluster.yml"]);
+        expect(formatMarkdown(plan)).toContain("etcd member names: `kubenode9=etcd4, kubenode2=etcd2, kubenode3=etcd3; retired: etcd1`");
+        // Unchanged etcd members: no names line, and nothing in "Other settings".
+        const same = loadPlanSide(projectYaml, stackYaml(libvirtRaw()), "dev", "working tree", before);
+        const quiet = planStack("dev", before, same, predictPlaybooks(before, same));
+        expect(quiet.nodes.etcdMembersChanged).toBe(false);
+        expect(formatMarkdown(quiet)).not.toMatch(/etcd member names/);
+        expect(quiet.settings).toEqual([]);
+        expect(quiet.playbooks.runs).toEqual([]);
+    });
+
+    it("plan CLI: lists the names when the etcd members change, and not otherwise", () => {
+        const repo = tmp("kha-etcd-plan-");
+        const git = (...args: string[]) =>
+            execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", ...args], { cwd: repo, encoding: "utf8" });
+        git("init", "-q", "-b", "main");
+        fs.writeFileSync(path.join(repo, "Pulumi.yaml"), projectYaml);
+        // protectEtcdMembers off: the plan would (rightly) refuse deleting kubenode1's protected disk otherwise.
+        const unprotected = (raw: any) => stackYaml({ ...raw, protectEtcdMembers: false });
+        fs.writeFileSync(path.join(repo, "Pulumi.dev.yaml"), unprotected(libvirtRaw()));
+        git("add", "-A");
+        git("commit", "-q", "-m", "base");
+        const plan = () => {
+            let stdout = "";
+            let stderr = "";
+            const code = runPlan(["--stack", "dev", "--dir", repo, "--base", "main"], { cwd: root, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+            return { code, stdout, stderr };
+        };
+        expect(plan().stdout).not.toMatch(/etcd member names/);
+        fs.writeFileSync(path.join(repo, "Pulumi.dev.yaml"), unprotected(replacedFirst()));
+        const res = plan();
+        expect(res.stderr).toBe("");
+        expect(res.stdout).toMatch(/^ {2}etcd member names: kubenode9=etcd4, kubenode2=etcd2, kubenode3=etcd3; retired: etcd1$/m);
+        expect(res.stdout).toMatch(/^ {2}1\. cluster\.yml /m);
     });
 });
