@@ -77,11 +77,14 @@ function readWorkingTree(dir: string, file: string): string | undefined {
     return fs.existsSync(full) ? fs.readFileSync(full, "utf8") : undefined;
 }
 
-/** Renders one side, naming the side in the error so the reviewer knows which config is bad. */
-function side(projectYaml: string | undefined, stackYaml: string, stack: string, label: string): PlanSide {
+/**
+ * Renders one side, naming the side in the error so the reviewer knows which config is bad. The after side
+ * follows `previous` (the before side): its etcd member names come from that side's, as `pulumi up`'s do.
+ */
+function side(projectYaml: string | undefined, stackYaml: string, stack: string, label: string, previous?: PlanSide): PlanSide {
     if (projectYaml === undefined) throw new Error(`${label}: Pulumi.yaml is missing`);
     try {
-        return loadPlanSide(projectYaml, stackYaml, stack, label);
+        return loadPlanSide(projectYaml, stackYaml, stack, label, previous);
     } catch (err) {
         const message = err instanceof ConfigError ? err.message : (err as Error).message;
         throw new Error(`stack ${stack} at ${label}: ${message}`);
@@ -113,7 +116,7 @@ export function runPlan(argv: string[], io: PlanIo): number {
             return 0;
         }
         const before = beforeYaml === undefined ? undefined : side(readAtCommit(dir, base.commit, "Pulumi.yaml"), beforeYaml, args.stack, base.label);
-        const after = side(readWorkingTree(dir, "Pulumi.yaml"), afterYaml, args.stack, "working tree");
+        const after = side(readWorkingTree(dir, "Pulumi.yaml"), afterYaml, args.stack, "working tree", before);
         const plan = planStack(args.stack, before, after, predictPlaybooks(before, after));
         io.stdout(formatPlan(plan, args.format));
         for (const e of plan.playbooks.errors) io.stderr(`plan: stack ${args.stack}: the Kubespray component refuses this change: ${e}\n`);

@@ -2,6 +2,8 @@
 // kubesprayCommandSpecs, with their triggers, phases, dependencies and secrets.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
+import { parse } from "yaml";
+import { withEtcdMemberNames } from "../components/kubespray/etcd-names";
 import { CommandSpec, kubesprayCommandSpecs, renderCommand } from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
 import { adminConf, FakeServer, fakeMachines, isRawSecret, recordingMocks, Registration, settle, valueOf } from "./helpers/kubespray";
@@ -208,6 +210,33 @@ describe("KubesprayRun", () => {
             warn.mockRestore();
             info.mockRestore();
         }
+    });
+
+    it("keeps the etcd member names of the last deployment: cp1 replaced by cp9 leaves cp2=etcd2, cp3=etcd3", async () => {
+        const raw = hcloudRaw(3, 2);
+        raw.nodes[0] = { name: "cp9", ip: "10.0.1.19", roles: ["control-plane", "etcd"] };
+        const { run, config } = await construct("m", raw, { previousCommandSpecs: base.run.commandSpecs });
+        const hosts = parse((await valueOf(run.inventory))["hosts.yaml"]).all.hosts;
+        expect(Object.fromEntries(["cp9", "cp2", "cp3"].map((n) => [n, hosts[n].etcd_member_name]))).toEqual({ cp9: "etcd4", cp2: "etcd2", cp3: "etcd3" });
+        // Exactly what the pure code (and so `npm run plan`) gives for the same last deployment.
+        const expected = pureSpecs(withEtcdMemberNames(config, await valueOf(base.run.commandSpecs)));
+        expect(await valueOf(run.commandSpecs)).toEqual(expected);
+        expect(expected.find((s) => s.id === "cluster")!.etcdMemberNames).toEqual({ members: { cp9: "etcd4", cp2: "etcd2", cp3: "etcd3" }, retired: ["etcd1"] });
+    });
+
+    it("a last deployment with positional names (no etcdMemberNames) changes no command input", async () => {
+        const old = (await valueOf(base.run.commandSpecs)).map((s) => Object.fromEntries(Object.entries(s).filter(([k]) => k !== "etcdMemberNames")) as unknown as CommandSpec);
+        expect(old.find((s) => s.id === "cluster")).not.toHaveProperty("etcdMemberNames");
+        const { run } = await construct("n", hcloudRaw(3, 2), { previousCommandSpecs: old });
+        const inputs = (c: string, id: string) => {
+            const { triggers, ...rest } = cmd(c, id).rawInputs;
+            return { ...rest, triggers: id === "kubeconfig" ? undefined : triggers };
+        };
+        for (const id of ["inventory", "cluster", "upgrade", "kubeconfig", "node-worker1", "node-worker2"]) {
+            expect({ id, inputs: inputs("n", id) }).toEqual({ id, inputs: inputs("a", id) });
+        }
+        expect(await valueOf(run.commandSpecs)).toEqual(await valueOf(base.run.commandSpecs));
+        expect(await valueOf(run.inventory)).toEqual(await valueOf(base.run.inventory));
     });
 
     it("refuses a node switching from worker-only to control plane, before any command is registered", async () => {

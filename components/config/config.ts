@@ -275,6 +275,12 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
      */
     publicApiAddresses?: string[];
     /**
+     * The etcd member names (`etcd_member_name`) carried over from the last deployment (kubespray/etcd-names.ts):
+     * KubesprayRun sets them from the stack's last deployment, `npm run plan` from the base ref's render. Never in
+     * the stack config; absent (a first deployment, `render`): etcd1..etcdN over the etcd nodes in config order.
+     */
+    etcdMemberNames?: EtcdMemberNames;
+    /**
      * Keys that are valid but have no effect on this backend or mode (config/no-effect.ts); `render` prints
      * them as `warning: <key>: <message>` and the program logs them with pulumi.log.warn.
      */
@@ -285,6 +291,14 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
      * be wrapped with pulumi.secret.
      */
     inventorySecrets: string[];
+}
+
+/** The etcd member names of a deployment: kept by each member for its life, never given to another. */
+export interface EtcdMemberNames {
+    /** Etcd node -> its `etcd_member_name` (the member's --name and its entry in ETCD_INITIAL_CLUSTER). */
+    members: Record<string, string>;
+    /** Names of members that left the etcd group, sorted: never given again (etcd may still list them). */
+    retired: string[];
 }
 
 export { API_PORT };

@@ -4,6 +4,7 @@
 import { stringify } from "yaml";
 import { API_PORT, ClusterConfig, KUBE_VIP_DEFAULT_TAG, nodesWithRole, Role } from "../config/config";
 import { kubesprayFacts, kubeVersionForKubespray } from "../config/kubespray-rules";
+import { etcdMemberNamesOf } from "./etcd-names";
 import { OFFLINE_VARS_FILE, offlineVars } from "./offline";
 
 /** What the inventory needs of a machine, whichever backend made it. */
@@ -25,9 +26,12 @@ function toYaml(value: unknown, sortKeys: boolean): string {
     return HEADER + stringify(value, { sortMapEntries: sortKeys, lineWidth: 0 });
 }
 
-/** inventory/hosts.yaml: hosts with ansible_host/ip/etcd_member_name and Kubespray's groups. */
+/**
+ * inventory/hosts.yaml: hosts with ansible_host/ip/etcd_member_name and Kubespray's groups. The etcd member
+ * names are `config.etcdMemberNames` (kept from the last deployment), else etcd1..etcdN (./etcd-names.ts).
+ */
 export function renderHostsYaml(config: ClusterConfig, machines: readonly InventoryMachine[]): string {
-    const etcdNames = new Map(nodesWithRole(machines, "etcd").map((m, i) => [m.name, `etcd${i + 1}`]));
+    const etcdNames = new Map(Object.entries(etcdMemberNamesOf(config, machines).members));
     const hosts: Record<string, Record<string, string>> = {};
     for (const m of machines) {
         hosts[m.name] = {

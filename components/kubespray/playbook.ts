@@ -27,7 +27,8 @@ import { createHash } from "crypto";
 import { shQuote } from "../shared/shell";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ClusterConfig, Role } from "../config/config";
+import { ClusterConfig, EtcdMemberNames, Role } from "../config/config";
+import { etcdMemberNamesOf } from "./etcd-names";
 import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
 import { recoverAbortedFirstRun, recoveryNote } from "./recover";
 import { upgradeSteps, UpgradeVersions, upgradeVersions, versionChangeErrors, versionsFromTrigger } from "./upgrade";
@@ -132,6 +133,11 @@ export interface CommandSpec {
     deleteBeforeReplace: boolean;
     /** The cluster command: who is control plane, etcd and worker (for quorum warnings). */
     members?: ClusterMembers;
+    /**
+     * The cluster command: the etcd member names hosts.yaml gives, and the retired ones. The next deployment
+     * reads them back (./etcd-names.ts) so members keep their names. Absent in deployments from before it.
+     */
+    etcdMemberNames?: EtcdMemberNames;
     /** The upgrade command: the versions this deployment runs (the next one's version rules compare them). */
     versions?: UpgradeVersions;
     /** The upgrade command: what upgrade-cluster.yml does, with the worker batches by name (the plan's text). */
@@ -228,6 +234,7 @@ export function kubesprayCommandSpecs(
                 etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
                 workers: machines.filter((m) => m.roles.includes("worker")).map((m) => m.name),
             },
+            etcdMemberNames: etcdMemberNamesOf(config, machines),
         });
     }
     if (wanted("upgrade")) {

@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ClusterConfig } from "../config/config";
+import { withEtcdMemberNames } from "./etcd-names";
 import { InventoryMachine, publicApiSans, RenderedFiles, renderInventory } from "./inventory";
 import { apiServerUrlFor, checkKubeconfig, KubeconfigError, publicKubeconfig } from "./kubeconfig";
 import { Machine } from "../nodes/machines";
@@ -30,8 +31,8 @@ export interface KubesprayRunArgs {
     /**
      * The `commandSpecs` this component exported in the last deployment (read through a StackReference
      * to the stack itself). Optional; when given, the component logs the playbooks it expects to run and
-     * the etcd quorum warnings, and refuses a node switching between worker-only and control-plane/etcd.
-     * Default: no plan, no warnings.
+     * the etcd quorum warnings, refuses a node switching between worker-only and control-plane/etcd, and
+     * keeps each etcd member's name (./etcd-names.ts). Default: no plan, no warnings, etcd1..etcdN.
      */
     previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined>;
     /** Directory that relative kubespray.dir / kubespray.workDir are resolved against. Default: process.cwd(), the Pulumi project. */
@@ -97,8 +98,19 @@ export class KubesprayRun extends pulumi.ComponentResource {
                 this,
             );
         }
-        // The config as Kubespray gets it: with the public addresses (certificate SANs) once they exist.
-        const fed = pulumi.output(args.publicApiAddresses).apply((addrs): ClusterConfig => (addrs ? { ...config, publicApiAddresses: addrs } : config));
+        const previous = args.previousCommandSpecs === undefined ? undefined : pulumi.output(args.previousCommandSpecs);
+        // The etcd member names the last deployment gave (./etcd-names.ts): members keep theirs. Names are not
+        // secret; unwrapped so a secret previous output does not make every command input secret.
+        const etcdNames = previous
+            ? pulumi.unsecret(previous.apply((prev) => withEtcdMemberNames(config, prev).etcdMemberNames))
+            : pulumi.output(undefined);
+        // The config as Kubespray gets it: with the public addresses (certificate SANs) once they exist, and
+        // the etcd member names kept from the last deployment.
+        const fed = pulumi.all([args.publicApiAddresses, etcdNames]).apply(([addrs, names]): ClusterConfig => ({
+            ...config,
+            ...(addrs ? { publicApiAddresses: addrs } : {}),
+            ...(names ? { etcdMemberNames: names } : {}),
+        }));
 
         const byName = new Map(args.machines.map((m) => [m.name, m]));
         const pending: InventoryMachine[] = args.machines.map((m) => ({ name: m.name, roles: m.roles, ip: m.ip, sshAddress: PENDING }));
@@ -120,7 +132,6 @@ export class KubesprayRun extends pulumi.ComponentResource {
 
         // Refuse transitions this program cannot do safely, before any command is registered. Computed
         // from the skeleton (roles only), so it is known at preview and adds no unknowns to the commands.
-        const previous = args.previousCommandSpecs === undefined ? undefined : pulumi.output(args.previousCommandSpecs);
         const gate = previous ? refuseUnsafeChanges(previous, skeleton, this) : pulumi.output(undefined as void);
         if (previous) {
             pulumi.all([previous, this.commandSpecs]).apply(([prev, now]) => {

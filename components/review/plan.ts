@@ -4,7 +4,8 @@
 // playbooks the Kubespray component would run, decided by ./playbook (the same code).
 // Pure: no Pulumi, no git, no files; scripts/plan.ts does the reading.
 import { parse } from "yaml";
-import { ApiEndpoint, ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, parseClusterConfig, ROLES, VipMode } from "../config/config";
+import { ApiEndpoint, ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, EtcdMemberNames, parseClusterConfig, ROLES, VipMode } from "../config/config";
+import { etcdMemberNamesOf, withEtcdMemberNames } from "../kubespray/etcd-names";
 import { InventoryMachine, knownAfterCreate, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
 import { apiServerUrlFor } from "../kubespray/kubeconfig";
 import { ChangeOp, CommandSpec, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
@@ -16,6 +17,11 @@ import { componentNames, diffIdentities, MachineChange, NodeIdentity, nodeIdenti
 export interface PlanSide {
     /** Where it came from, for the reader: "working tree" or "main (1a2b3c4)". */
     label: string;
+    /**
+     * The validated config. The after side carries the etcd member names that follow the before side's
+     * (`etcdMemberNames`, as `pulumi up` derives them from the last deployment); the before side, read offline,
+     * is taken as deployed with the names its own render gives.
+     */
     config: ClusterConfig;
     machines: InventoryMachine[];
     files: RenderedFiles;
@@ -58,11 +64,14 @@ function stackConfigMap(stackYaml: string): Record<string, unknown> {
 
 /**
  * Reads and renders one side. Throws ConfigError (bad config) or Error (bad files) exactly as
- * `render` and `pulumi preview` would.
+ * `render` and `pulumi preview` would. `previous`: the side this one follows (the after side follows the
+ * before side): its etcd member names are derived from that side's specs, as `pulumi up` derives them from
+ * the last deployment's (kubespray/etcd-names.ts).
  */
-export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string): PlanSide {
+export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string, previous?: PlanSide): PlanSide {
     const { cluster, securePaths, bgpPeerPasswords } = readStackConfig(projectYaml, stackYaml, stack);
-    const config = parseClusterConfig(cluster, { stack, securePaths, bgpPeerPasswords });
+    const parsed = parseClusterConfig(cluster, { stack, securePaths, bgpPeerPasswords });
+    const config = previous ? withEtcdMemberNames(parsed, kubesprayCommandSpecs(previous.config, previous.machines, { only: ["cluster"] })) : parsed;
     const machines = renderTimeMachines(config);
     const files = renderInventory(config, machines);
     const secrets: Record<string, string> = {};
@@ -172,6 +181,10 @@ export interface NodeDiff {
     removed: NodeView[];
     changed: NodeChange[];
     unchanged: number;
+    /** The after side's etcd member names (`etcd_member_name`) and the retired ones (kubespray/etcd-names.ts). */
+    etcdMemberNames: EtcdMemberNames;
+    /** The etcd members or their names differ from the before side's: the text shows the names. */
+    etcdMembersChanged: boolean;
 }
 
 function nodeViews(side: PlanSide): NodeView[] {
@@ -191,7 +204,9 @@ function nodeViews(side: PlanSide): NodeView[] {
 export function diffNodes(before: PlanSide | undefined, after: PlanSide): NodeDiff {
     const old = new Map((before ? nodeViews(before) : []).map((n) => [n.name, n]));
     const now = nodeViews(after);
-    const diff: NodeDiff = { added: [], removed: [], changed: [], unchanged: 0 };
+    const etcdMemberNames = etcdMemberNamesOf(after.config, after.machines);
+    const etcdMembersChanged = before !== undefined && canonical(etcdMemberNamesOf(before.config, before.machines).members) !== canonical(etcdMemberNames.members);
+    const diff: NodeDiff = { added: [], removed: [], changed: [], unchanged: 0, etcdMemberNames, etcdMembersChanged };
     for (const node of now) {
         const was = old.get(node.name);
         if (!was) {
@@ -335,7 +350,7 @@ export function diffVars(before: PlanSide | undefined, after: PlanSide): VarChan
  * derived (subnet, URL), and what is rendered into the inventory and so shows among the variables
  * (kubeVersion as kube_version, interface as kube_vip_interface, ssh.user as ansible_user...).
  */
-const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp", "offline"];
+const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp", "offline", "etcdMemberNames"];
 
 function omit(obj: object, keys: readonly string[]): Record<string, unknown> {
     return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
@@ -489,6 +504,12 @@ function changeText(c: ValueChange): string {
     return `${c.key}: ${showValue(c.before)} -> ${showValue(c.after)}`;
 }
 
+/** `kubenode2=etcd2, kubenode9=etcd4; retired: etcd1`: each member keeps its name, new ones get unused ones. */
+function etcdNamesText(names: EtcdMemberNames): string {
+    const members = Object.entries(names.members).map(([node, name]) => `${node}=${name}`).join(", ");
+    return `${members}${names.retired.length > 0 ? `; retired: ${names.retired.join(", ")}` : ""}`;
+}
+
 function count(n: number, what: string): string {
     return `${n} ${what}`;
 }
@@ -568,6 +589,7 @@ export function formatText(plan: StackPlan): string {
     for (const node of n.added) lines.push(`  + ${node.name.padEnd(16)} ${node.ip.padEnd(15)} [${node.roles.join(", ")}]`);
     for (const node of n.removed) lines.push(`  - ${node.name.padEnd(16)} ${node.ip.padEnd(15)} [${node.roles.join(", ")}]`);
     for (const node of n.changed) lines.push(`  ~ ${node.name.padEnd(16)} ${node.changes.map(changeText).join("; ")}`);
+    if (n.etcdMembersChanged) lines.push(`  etcd member names: ${etcdNamesText(n.etcdMemberNames)}`);
     lines.push("");
 
     const e = plan.endpoint;
@@ -659,6 +681,7 @@ export function formatMarkdown(plan: StackPlan): string {
         ...n.changed.map((x) => ["changed", code(x.name), "", "", x.changes.map((c) => code(changeText(c))).join("<br>")]),
     ];
     if (nodeRows.length > 0) out.push(...mdTable(["", "node", "ip", "roles", "change"], nodeRows), "");
+    if (n.etcdMembersChanged) out.push(`etcd member names: ${code(etcdNamesText(n.etcdMemberNames))}`, "");
 
     const e = plan.endpoint;
     out.push("#### API endpoint", "");
