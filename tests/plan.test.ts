@@ -127,8 +127,9 @@ const scenarios: Scenario[] = [
         name: "change the VIP",
         before: libvirtRaw(),
         after: { ...libvirtRaw(), vip: { address: "192.168.122.101", mode: "arp" } },
-        code: 2,
+        code: 1,
         text: [
+            /^!!! REFUSED: `pulumi up` would fail before running anything: vip\.address: 192\.168\.122\.100 -> 192\.168\.122\.101 on a deployed cluster: cluster\.yml would rewrite only the workers' kubelet\.conf .*keep vip\.address 192\.168\.122\.100, or deploy a new stack at the new address/m,
             /^!!! API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101, API URL https:\/\/192\.168\.122\.100:6443 -> https:\/\/192\.168\.122\.101:6443\. .*REPLACES EVERY KUBERNETES RESOURCE/m,
             /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
             /^API endpoint: CHANGED \(MOVED\)$/m,
@@ -214,7 +215,8 @@ describe("npm run plan over two commits (the real CLI)", () => {
     it.each(scenarios)("$name: exit $code", ({ before, after, code, text, absent }) => {
         const repo = StackRepo.pr(stackYaml(before), stackYaml(after));
         const res = cli(["--stack", "dev", "--dir", repo.dir]);
-        expect(res.stderr).toBe("");
+        // A refused change is also said on stderr, naming the stack.
+        expect(res.stderr).toMatch(code === 1 ? /^plan: stack dev: the Kubespray component refuses this change: / : /^$/);
         expect(res.status).toBe(code);
         expect(res.stdout).toMatch(/^kubespray-ha plan for stack "dev": merge-base of HEAD and main \([0-9a-f]{7}\) -> working tree$/m);
         for (const re of text) expect(res.stdout).toMatch(re);
@@ -427,7 +429,10 @@ describe("plan --format md and json", () => {
         const plan = JSON.parse(res.stdout);
         expect(plan).toMatchObject({ stack: "dev", newStack: false, exitCode: 1, after: "working tree" });
         expect(plan.playbooks.runs).toEqual([{ specId: "cluster", phase: "create", op: "replace", playbook: "cluster.yml", args: ["cluster.yml"], command: "cluster.yml" }]);
-        expect(plan.playbooks.errors).toEqual([expect.stringMatching(/^kubeVersion: 1\.34\.3 -> 1\.35\.4 comes with other changes that run Kubespray/)]);
+        expect(plan.playbooks.errors).toEqual([
+            expect.stringMatching(/^vip\.address: 192\.168\.122\.100 -> 192\.168\.122\.101 on a deployed cluster: /),
+            expect.stringMatching(/^kubeVersion: 1\.34\.3 -> 1\.35\.4 comes with other changes that run Kubespray/),
+        ]);
         expect(plan.nodes.added).toEqual([{ name: "kubenode4", ip: "192.168.122.24", roles: ["worker"], sshAddress: "192.168.122.24", settings: {} }]);
         expect(plan.endpoint).toMatchObject({ moved: true, before: { vip: "192.168.122.100" }, after: { vip: "192.168.122.101", apiServerUrl: "https://192.168.122.101:6443" } });
         expect(plan.vars).toContainEqual({ key: "kube_version", kind: "changed", before: "1.34.3", after: "1.35.4", group: "k8s_cluster", file: "group_vars/k8s_cluster/k8s-cluster.yml" });
@@ -593,7 +598,8 @@ describe("npm run plan: nodes rebuilt by the change (the real CLI)", () => {
     it.each(rebuilds)("$name: exit $code", ({ before, after, code, text, absent }) => {
         const repo = StackRepo.pr(stackYaml(before), stackYaml(after));
         const res = cli(["--stack", "dev", "--dir", repo.dir]);
-        expect(res.stderr).toBe("");
+        // A refused change is also said on stderr, naming the stack.
+        expect(res.stderr).toMatch(code === 1 ? /^plan: stack dev: the Kubespray component refuses this change: / : /^$/);
         expect(res.status).toBe(code);
         for (const re of text) expect(res.stdout).toMatch(re);
         for (const re of absent ?? []) expect(res.stdout).not.toMatch(re);

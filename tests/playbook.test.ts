@@ -152,6 +152,20 @@ describe("predictRuns", () => {
         // The other version paths (refusals, checksums, the steps): tests/upgrade.test.ts.
     });
 
+    it("a moved API endpoint (vip.address, vip.domainName) on a deployed cluster is refused with the reason; older specs without the record are not compared", () => {
+        const before = base();
+        const after = base();
+        after.vip = { ...after.vip, address: "10.0.1.6" };
+        const plan = predictRuns(specsOf(before), specsOf(after));
+        expect(plan.errors).toEqual([expect.stringMatching(/^vip\.address: 10\.0\.1\.5 -> 10\.0\.1\.6 on a deployed cluster: .*roles\/kubernetes\/kubeadm\/tasks\/main\.yml.*controlPlaneEndpoint.*keep vip\.address 10\.0\.1\.5, or deploy a new stack/)]);
+        const named = base();
+        named.vip = { ...named.vip, domainName: "api.example.internal" };
+        expect(predictRuns(specsOf(before), specsOf(named)).errors).toEqual([expect.stringMatching(/^vip\.domainName \(API endpoint name\): 10\.0\.1\.5 -> api\.example\.internal on a deployed cluster/)]);
+        const old = specsOf(before).map((s) => ({ ...s, apiEndpoint: undefined }));
+        expect(predictRuns(old, specsOf(after)).errors).toEqual([]);
+        expect(predictRuns(undefined, specsOf(after)).errors).toEqual([]);
+    });
+
     it("control plane 3 -> 5: cluster.yml with an etcd quorum warning", () => {
         const plan = predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(hcloudRaw(5, 2)));
         expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);

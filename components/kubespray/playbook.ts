@@ -138,6 +138,8 @@ export interface CommandSpec {
      * reads them back (./etcd-names.ts) so members keep their names. Absent in deployments from before it.
      */
     etcdMemberNames?: EtcdMemberNames;
+    /** The cluster command: the API endpoint the cluster was built for (a VIP change on a deployed cluster is refused). */
+    apiEndpoint?: { vip: string; domainName: string };
     /** The upgrade command: the versions this deployment runs (the next one's version rules compare them). */
     versions?: UpgradeVersions;
     /** The upgrade command: what upgrade-cluster.yml does, with the worker batches by name (the plan's text). */
@@ -235,6 +237,7 @@ export function kubesprayCommandSpecs(
                 workers: machines.filter((m) => m.roles.includes("worker")).map((m) => m.name),
             },
             etcdMemberNames: etcdMemberNamesOf(config, machines),
+            apiEndpoint: { vip: config.vip.address, domainName: config.vip.domainName ?? config.vip.address },
         });
     }
     if (wanted("upgrade")) {
@@ -412,6 +415,32 @@ function quorumWarnings(before: ClusterMembers, after: ClusterMembers): string[]
 }
 
 /**
+ * A deployed cluster's API endpoint (vip.address, vip.domainName) cannot move by a re-run of cluster.yml:
+ * Kubespray then rewrites only the workers' kubelet.conf and kube-proxy's ConfigMap
+ * (roles/kubernetes/kubeadm/tasks/main.yml), while the control planes' admin.conf, kubeadm's
+ * controlPlaneEndpoint and the other kubeconfigs keep the old address. Refused, with the way to do it.
+ * Deployments from before specs recorded the endpoint carry none: nothing to compare.
+ */
+function apiEndpointChange(before: CommandSpec["apiEndpoint"], after: CommandSpec["apiEndpoint"]): string | undefined {
+    if (!before || !after || (before.vip === after.vip && before.domainName === after.domainName)) return undefined;
+    const what = [
+        ...(before.vip !== after.vip ? [`vip.address: ${before.vip} -> ${after.vip}`] : []),
+        // An unset domainName follows the VIP: said once, as the VIP's move.
+        ...(before.domainName !== after.domainName && (before.domainName !== before.vip || after.domainName !== after.vip)
+            ? [`vip.domainName (API endpoint name): ${before.domainName} -> ${after.domainName}`]
+            : []),
+    ].join(", ");
+    return (
+        `${what} on a deployed cluster: cluster.yml would rewrite only the workers' kubelet.conf and kube-proxy's ConfigMap ` +
+        "(Kubespray roles/kubernetes/kubeadm/tasks/main.yml); the control planes' /etc/kubernetes/admin.conf, controller-manager.conf, scheduler.conf " +
+        "and kubeadm's controlPlaneEndpoint (ConfigMap kube-system/kubeadm-config) keep the old address, and so does every kubeconfig handed out. " +
+        `This program does not move a deployed cluster's endpoint: keep vip.address ${before.vip}${before.domainName !== before.vip ? ` and vip.domainName ${before.domainName}` : ""}, ` +
+        "or deploy a new stack at the new address and move the workloads to it (the API server certificates, every kubeconfig and " +
+        "kube-vip's or the Load Balancer's address change with it)."
+    );
+}
+
+/**
  * Version rules (./upgrade.ts) between the last deployment's upgrade spec and this one, into `errors`, and
  * when the upgrade runs: what it does. An upgrade runs alone: with cluster.yml in the same `up`, cluster.yml
  * would apply the new version first without upgrade_cluster_setup (kubelets only); with a worker added,
@@ -520,6 +549,8 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
 
     const prevCluster = old.get("cluster");
     const cluster = after.find((s) => s.id === "cluster");
+    const endpointError = apiEndpointChange(prevCluster?.apiEndpoint, cluster?.apiEndpoint);
+    if (endpointError) errors.push(endpointError);
     if (prevCluster?.members && cluster?.members) {
         warnings.push(...quorumWarnings(prevCluster.members, cluster.members));
         const wasWorkerOnly = new Set((before ?? []).filter((s) => s.kind === "node").map((s) => s.node!));
