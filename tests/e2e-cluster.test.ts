@@ -7,7 +7,7 @@
 //   -> a hard failure measured (SIGKILL the holder node, boot it again, it rejoins Ready)
 //   -> a consumer stack (examples/consumer) creates a Namespace and a ConfigMap through the VIP
 //   -> a no-op up runs no command -> add a worker: facts.yml + scale.yml --limit=w1 only, w1 Ready
-//   -> upgrade (issue 20): deployed at Kubernetes 1.34.7, `pulumi up` with kubeVersion 1.35.4 runs
+//   -> upgrade (issue 20): deployed at Kubernetes 1.34.2, `pulumi up` with kubeVersion 1.35.4 runs
 //      upgrade-cluster.yml alone, the API probed through the VIP every 200 ms throughout; every kubelet
 //      and the API server report 1.35.4 after, verify passes, the consumer's `up` changes nothing
 //   -> remove w1: remove-node.yml, it leaves the node list -> destroy.
@@ -59,7 +59,7 @@ const FILES_PORT = 8050;
 const REGISTRY_PORT = 5050;
 const STACK = "e2e";
 /** The cluster is deployed at FROM_KUBE, then upgraded to TO_KUBE (Kubespray v2.31.0's default). */
-const FROM_KUBE = "1.34.7";
+const FROM_KUBE = "1.34.2";
 const TO_KUBE = "1.35.4";
 const CONSUMER_STACK = "e2e-consumer";
 const CLUSTER = "kubespray-ha:cluster";
