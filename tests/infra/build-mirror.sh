@@ -800,10 +800,10 @@ assemble_files() {
 # expect_commit WHAT MODULE@VERSION PREFIX CMD...: with a pinned commit, CMD's output must show it after
 # PREFIX (a regex; the first 7 hex digits are enough for the short stamps); without one, says so.
 expect_commit() {
-  local what="$1" pin="${PINNED_COMMITS[$2]:-}" prefix="$3"
+  local what="$1" module="$2" pin="${PINNED_COMMITS[$2]:-}" prefix="$3"
   shift 3
   if [[ -z $pin ]]; then
-    log "  -- $what: built without a commit (no pinned commit for $2; the module proxy records none)"
+    log "  -- $what: built without a commit (no pinned commit for $module in PINNED_COMMITS)"
     return 0
   fi
   expect "$what commit" "$prefix${pin:0:7}" "$@"
