@@ -48,8 +48,10 @@ requireOrSkip("the cold-path checks of the build scripts (tests/cold-path.test.t
         expect({ status: r.status, tail: r.stderr.split("\n").slice(-25).join("\n") }).toMatchObject({ status: 0 });
         for (const m of [
             "k8s.io/kubernetes@v1.35.4",
+            "k8s.io/kubernetes@v1.34.2",
             "go.etcd.io/etcd/server/v3@v3.6.10",
             "github.com/coredns/coredns@v1.12.4",
+            "github.com/coredns/coredns@v1.12.1",
             "github.com/containerd/containerd/v2@v2.2.3",
             "github.com/opencontainers/runc@v1.4.2",
         ]) {
@@ -57,10 +59,14 @@ requireOrSkip("the cold-path checks of the build scripts (tests/cold-path.test.t
         }
         // What a binary is stamped with is the pinned table, never the proxy's optional Origin.
         expect(r.stderr).toMatch(/ok go\.etcd\.io\/etcd\/server\/v3@v3\.6\.10: .*commit db8d13a5421fcbd1c5825a148735b80c7d36cd2d/);
+        expect(r.stderr).toMatch(/ok github\.com\/coredns\/coredns@v1\.12\.1: .*commit 707c7c10acd52cb94e959e76ae233d9b76af0854/);
         expect(r.stderr).toMatch(/github\.com\/opencontainers\/runc@v1\.4\.2: no pinned commit.*stamped without a commit/);
         expect(r.stderr).toMatch(/ok \d+ staging modules of k8s\.io\/kubernetes at v0\.35\.4/);
+        expect(r.stderr).toMatch(/ok \d+ staging modules of k8s\.io\/kubernetes at v0\.34\.2/);
         expect(r.stderr).toMatch(/ok \d+ Debian packages for the images: .*iptables/);
-        expect(r.stderr).toMatch(/ok Kubespray v2\.31\.0 derives 9 files and \d+ images/);
+        expect(r.stderr).toMatch(/ok Kubespray v2\.31\.0 derives 9 files and \d+ images at the recipe's versions for Kubernetes 1\.35\.4$/m);
+        // The upgrade test's first version, with the etcd the test stack pins (Kubespray's 3.5.29 is refused by the proxy).
+        expect(r.stderr).toMatch(/ok Kubespray v2\.31\.0 derives 9 files and \d+ images at the recipe's versions for Kubernetes 1\.34\.2 \(group_vars etcd_version=3\.6\.10 kube_version=1\.34\.2\)$/m);
         expect(r.stderr).toMatch(/sources ok/);
     });
 

@@ -1,8 +1,11 @@
 // The REAL offline mirror for Kubespray v2.31.0: what tests/infra/build-mirror.sh built (cached under
 // ${KUBESPRAY_HA_CACHE:-~/.cache/kubespray-ha}/mirror-v2.31.0), served by tests/infra/mirror.sh on loopback:
-//   1. every file of manifest.json is served at its files_repo path with the manifest's sha256, and
-//      checksums.json (what the tests feed into offline.checksums) agrees;
-//   2. every image is pullable from the docker-registry as linux/amd64 with its entrypoint in the image;
+//   1. every file of manifest.json (Kubernetes 1.35.4) and manifest-1.34.2.json (the upgrade test's
+//      first version) is served at its files_repo path with the manifest's sha256, and checksums.json /
+//      checksums-1.34.2.json (what the tests feed into offline.checksums) agree;
+//   2. every image of both manifests is pullable from the docker-registry as linux/amd64 with its
+//      entrypoint in the image; the 1.34.2 set differs from 1.35.4's only by its Kubernetes binaries,
+//      kubeadm images and coredns;
 //   3. both servers listen only on the given address; bad addresses are refused;
 //   4. stop kills exactly the PIDs start wrote.
 // Without a built mirror the serving tests are skipped with the reason printed (under CI they fail).
@@ -12,29 +15,28 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
+import { MIRROR_K8S, MIRROR_SETS, MIRROR_UPGRADE_FROM_K8S, MirrorManifest, mirrorDir } from "./helpers/mirror";
 import { requireOrSkip } from "./helpers/real-tests";
 import { tempDirs } from "./helpers/tmp";
-import { cacheRoot } from "./helpers/vm-image";
 
 jest.setTimeout(600_000);
 
 const MIRROR_SH = path.join(__dirname, "infra", "mirror.sh");
-const MIRROR = path.join(cacheRoot(), "mirror-v2.31.0");
+const MIRROR = mirrorDir();
 const CRANE = path.join(MIRROR, "bin", "crane");
 const ADDRESS = "127.0.0.1";
 const tmp = tempDirs();
-
-interface Manifest {
-    kubesprayVersion: string;
-    files: { path: string; sha256: string; name: string; checksumVar: string }[];
-    images: { repo: string; tag: string }[];
-}
 
 const onPath = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 function missingReason(): string | undefined {
     if (!fs.existsSync(path.join(MIRROR, "COMPLETE"))) return `no mirror in ${MIRROR} (build it with tests/infra/build-mirror.sh: ~30-50 min cold)`;
     if (!fs.existsSync(CRANE)) return `no crane in ${CRANE} (rebuild the mirror)`;
+    for (const set of MIRROR_SETS) {
+        for (const file of [set.manifest, set.checksums]) {
+            if (!fs.existsSync(path.join(MIRROR, file))) return `no ${file} in ${MIRROR}: a mirror of an older recipe (rebuild it with tests/infra/build-mirror.sh)`;
+        }
+    }
     if (!onPath("docker-registry")) return "no docker-registry (apt-get install docker-registry)";
     return undefined;
 }
@@ -116,8 +118,13 @@ describe("mirror.sh refuses what it must not bind", () => {
 });
 
 (reason ? describe.skip : describe)("the offline mirror served on loopback", () => {
-    const manifest = (reason ? undefined : JSON.parse(fs.readFileSync(path.join(MIRROR, "manifest.json"), "utf8"))) as Manifest;
-    const checksums = (reason ? {} : JSON.parse(fs.readFileSync(path.join(MIRROR, "checksums.json"), "utf8"))) as Record<string, string>;
+    const read = (file: string): unknown => (reason ? undefined : JSON.parse(fs.readFileSync(path.join(MIRROR, file), "utf8")));
+    const sets = MIRROR_SETS.map((set) => ({
+        ...set,
+        manifest: read(set.manifest) as MirrorManifest,
+        checksums: (read(set.checksums) ?? {}) as Record<string, string>,
+    }));
+    const [current, upgradeFrom] = sets;
     let state = "";
     let filesPort = 0;
     let registryPort = 0;
@@ -139,35 +146,63 @@ describe("mirror.sh refuses what it must not bind", () => {
         if (started) mirrorSh("stop", state);
     });
 
-    it("is the mirror of the Kubespray version it names", () => {
+    it.each(MIRROR_SETS.map((s) => s.kubeVersion))("is the mirror of the Kubespray version it names (Kubernetes %s)", (kubeVersion) => {
+        const { manifest } = sets.find((s) => s.kubeVersion === kubeVersion)!;
         expect(manifest.kubesprayVersion).toBe("v2.31.0");
         expect(manifest.files.length).toBeGreaterThan(0);
         expect(manifest.images.length).toBeGreaterThan(0);
+        for (const k of ["kubeadm", "kubelet", "kubectl"]) {
+            expect(manifest.files.find((f) => f.name === k)?.path).toBe(`dl.k8s.io/release/v${kubeVersion}/bin/linux/amd64/${k}`);
+        }
+        for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"]) {
+            expect(manifest.images).toContainEqual({ repo: c, tag: `v${kubeVersion}` });
+        }
+    });
+
+    it(`holds for ${MIRROR_UPGRADE_FROM_K8S} what ${MIRROR_K8S} holds but its Kubernetes binaries, kubeadm images and coredns`, () => {
+        const own = (p: string) => /^dl\.k8s\.io\/release\//.test(p);
+        const ownImage = (repo: string) => /^kube-(apiserver|controller-manager|scheduler|proxy)$|^coredns\/coredns$/.test(repo);
+        expect(upgradeFrom.manifest.files.filter((f) => !own(f.path))).toEqual(current.manifest.files.filter((f) => !own(f.path)));
+        expect(upgradeFrom.manifest.images.filter((i) => !ownImage(i.repo))).toEqual(current.manifest.images.filter((i) => !ownImage(i.repo)));
+        expect(upgradeFrom.manifest.images.find((i) => i.repo === "coredns/coredns")?.tag).toBe("v1.12.1");
+        expect(current.manifest.images.find((i) => i.repo === "coredns/coredns")?.tag).toBe("v1.12.4");
+        // etcd 3.6.10 at both (pinned at the first version, see tests/helpers/mirror.ts).
+        expect(upgradeFrom.manifest.files.find((f) => f.name === "etcd")?.path).toMatch(/\/v3\.6\.10\/etcd-v3\.6\.10-linux-amd64\.tar\.gz$/);
     });
 
     it("serves every manifest file at its files_repo path with the manifest's sha256", async () => {
-        for (const f of manifest.files) {
-            const got = await fetchSha256(`http://${ADDRESS}:${filesPort}/${f.path}`);
-            expect({ path: f.path, status: got.status, sha256: got.sha256 }).toEqual({ path: f.path, status: 200, sha256: f.sha256 });
-            expect(got.bytes).toBeGreaterThan(0);
+        const served = new Set<string>();
+        for (const { manifest } of sets) {
+            for (const f of manifest.files) {
+                if (served.has(`${f.path} ${f.sha256}`)) continue;
+                const got = await fetchSha256(`http://${ADDRESS}:${filesPort}/${f.path}`);
+                expect({ path: f.path, status: got.status, sha256: got.sha256 }).toEqual({ path: f.path, status: 200, sha256: f.sha256 });
+                expect(got.bytes).toBeGreaterThan(0);
+                served.add(`${f.path} ${f.sha256}`);
+            }
         }
         const missing = await fetchSha256(`http://${ADDRESS}:${filesPort}/dl.k8s.io/release/v0.0.0/bin/linux/amd64/kubeadm`);
         expect(missing.status).toBe(404);
     });
 
-    it("has a checksum for each artifact whose Kubespray checksum var it overrides, equal to the served file's", () => {
-        for (const name of ["kubeadm", "kubelet", "kubectl", "etcd", "cni", "crictl", "runc", "containerd", "nerdctl"]) {
-            expect(checksums[name]).toMatch(/^[0-9a-f]{64}$/);
-        }
-        expect(Object.keys(checksums).sort()).toEqual(manifest.files.map((f) => f.name).sort());
-        for (const f of manifest.files) {
-            expect({ name: f.name, sha256: checksums[f.name] }).toEqual({ name: f.name, sha256: f.sha256 });
-            expect([`${f.name}_binary_checksum`, `${f.name}_archive_checksum`]).toContain(f.checksumVar);
-        }
-    });
+    it.each(MIRROR_SETS.map((s) => [s.kubeVersion, s.checksums]))(
+        "has a checksum for each artifact whose Kubespray checksum var it overrides, equal to the served file's (Kubernetes %s, %s)",
+        (kubeVersion) => {
+            const { manifest, checksums } = sets.find((s) => s.kubeVersion === kubeVersion)!;
+            for (const name of ["kubeadm", "kubelet", "kubectl", "etcd", "cni", "crictl", "runc", "containerd", "nerdctl"]) {
+                expect(checksums[name]).toMatch(/^[0-9a-f]{64}$/);
+            }
+            expect(Object.keys(checksums).sort()).toEqual(manifest.files.map((f) => f.name).sort());
+            for (const f of manifest.files) {
+                expect({ name: f.name, sha256: checksums[f.name] }).toEqual({ name: f.name, sha256: f.sha256 });
+                expect([`${f.name}_binary_checksum`, `${f.name}_archive_checksum`]).toContain(f.checksumVar);
+            }
+        },
+    );
 
-    it("serves every image as linux/amd64 with its entrypoint inside the image", () => {
-        for (const img of manifest.images) {
+    it("serves every image of both manifests as linux/amd64 with its entrypoint inside the image", () => {
+        const images = new Map(sets.flatMap(({ manifest }) => manifest.images).map((i) => [`${i.repo}:${i.tag}`, i] as const));
+        for (const img of images.values()) {
             const ref = `${ADDRESS}:${registryPort}/${img.repo}:${img.tag}`;
             const m = JSON.parse(crane("manifest", "--insecure", ref));
             expect(m.layers?.length ?? 0).toBeGreaterThan(0);

@@ -1,8 +1,8 @@
 // Air-gapped installs: the `offline` config (rules naming their keys), group_vars/all/offline.yml for
 // each Kubespray version, and, with the REAL Kubespray trees (tests/infra/kubespray.sh) and real
 // Ansible, that Kubespray turns the rendered inventory into mirror URLs and image names for every
-// artifact it would fetch; plus `npm run offline-list`, compared with the test mirror's manifest
-// (tests/infra/build-mirror.sh) when that mirror is built.
+// artifact it would fetch; plus `npm run offline-list`, compared with the test mirror's manifests
+// (tests/infra/build-mirror.sh: Kubernetes 1.35.4 and the upgrade test's 1.34.2) when that mirror is built.
 // Without a tree or its venv: the real-Ansible parts skip with the reason printed (fail under CI).
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -16,8 +16,8 @@ import { inventoryArchive, kubesprayCommandSpecs } from "../components/kubespray
 import { BillOfMaterials, billOfMaterials, evaluateDownloads, evaluationHosts } from "../components/review/offline-list";
 import { runOfflineList } from "../scripts/offline-list";
 import { baremetalRaw } from "./fixtures";
+import { MIRROR_ETCD, MIRROR_K8S, MIRROR_SETS, MirrorManifest, mirrorDir as testMirrorDir } from "./helpers/mirror";
 import { requireOrSkip } from "./helpers/real-tests";
-import { cacheRoot } from "./helpers/vm-image";
 import { tempDirs } from "./helpers/tmp";
 
 jest.setTimeout(900_000);
@@ -391,8 +391,7 @@ describe("npm run offline-list", () => {
     });
 
     const v231 = trees.get("v2.31.0")!;
-    const mirrorDir = path.join(cacheRoot(), "mirror-v2.31.0");
-    const manifestFile = path.join(mirrorDir, "manifest.json");
+    const mirrorDir = testMirrorDir();
 
     (("reason" in v231) ? it.skip : it)("lists text and JSON from the stack's kubespray.dir and ansiblePlaybook", () => {
         const { tree, bin } = v231 as { tree: string; bin: string };
@@ -423,22 +422,34 @@ describe("npm run offline-list", () => {
     });
 
     // The test mirror (tests/infra/build-mirror.sh) holds exactly what offline-list lists for the test stack,
-    // with the checksums of what it built fed into offline.checksums.
-    const manifestReason = "reason" in v231 ? v231.reason : fs.existsSync(manifestFile) ? undefined : `no ${manifestFile} (build it with tests/infra/build-mirror.sh)`;
-    if (manifestReason) {
-        skipOrFail("offline-list against the test mirror's manifest", manifestReason);
-    } else {
-        it("lists exactly the files and images of the test mirror's manifest (v2.31.0 test stack)", () => {
+    // with the checksums of what it built fed into offline.checksums: at Kubespray's default Kubernetes
+    // (manifest.json) and at the upgrade test's first version (manifest-<version>.json), where the test
+    // stack pins etcd_version (Kubespray's etcd for 1.34 cannot be built here; tests/helpers/mirror.ts).
+    for (const set of MIRROR_SETS) {
+        const manifestFile = path.join(mirrorDir, set.manifest);
+        const current = set.kubeVersion === MIRROR_K8S;
+        const manifestReason = "reason" in v231 ? v231.reason : fs.existsSync(manifestFile) ? undefined : `no ${manifestFile} (build it with tests/infra/build-mirror.sh)`;
+        if (manifestReason) {
+            skipOrFail(`offline-list against the test mirror's ${current ? "manifest" : set.manifest}`, manifestReason);
+            continue;
+        }
+        const title = current
+            ? "lists exactly the files and images of the test mirror's manifest (v2.31.0 test stack)"
+            : `lists exactly the files and images of the test mirror's ${set.manifest} (v2.31.0 test stack at kubeVersion ${set.kubeVersion}, etcd_version ${MIRROR_ETCD})`;
+        it(title, () => {
             const { tree, bin } = v231 as { tree: string; bin: string };
-            const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { kubesprayVersion: string; files: { path: string; sha256: string }[]; images: { repo: string; tag: string }[] };
-            const checksums = JSON.parse(fs.readFileSync(path.join(mirrorDir, "checksums.json"), "utf8")) as Record<string, string>;
+            const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as MirrorManifest;
+            const checksums = JSON.parse(fs.readFileSync(path.join(mirrorDir, set.checksums), "utf8")) as Record<string, string>;
             expect(manifest.kubesprayVersion).toBe("v2.31.0");
-            const dir = project({ ...testStack("v2.31.0", checksums), kubespray: { dir: tree, ansiblePlaybook: path.join(bin, "ansible-playbook") } });
+            const stack = testStack("v2.31.0", checksums);
+            const cluster = current ? stack : { ...stack, kubeVersion: set.kubeVersion, groupVars: { ...stack.groupVars, etcd_version: MIRROR_ETCD } };
+            const dir = project({ ...cluster, kubespray: { dir: tree, ansiblePlaybook: path.join(bin, "ansible-playbook") } });
             const res = run(["--stack", "test", "--dir", dir, "--format", "json"]);
             expect(res.stderr).toBe("");
             const bom = JSON.parse(res.stdout) as BillOfMaterials;
             const key = (x: { path: string; sha256: string | null }) => `${x.path} ${x.sha256}`;
             expect(bom.files.map(key).sort()).toEqual(manifest.files.map(key).sort());
+            expect(bom.files.find((f) => f.name === "kubeadm")?.path).toBe(`dl.k8s.io/release/v${set.kubeVersion}/bin/linux/amd64/kubeadm`);
             const strip = (repo: string) => (repo.startsWith(`${REGISTRY}/`) ? repo.slice(REGISTRY.length + 1) : repo);
             expect(bom.images.map((i) => `${i.path}:${i.tag}`).sort()).toEqual(manifest.images.map((i) => `${strip(i.repo)}:${i.tag}`).sort());
         });

@@ -3,7 +3,30 @@
 # repo (files_repo) and an OCI registry (registry_host) holding every artifact
 # a cluster.yml run needs with containerd + flannel + kube-vip (ARP) + etcd on
 # the hosts (enable_dns_autoscaler: false, enable_nodelocaldns: false, helm,
-# metrics-server and ingress off, crictl_version: 1.34.0).
+# metrics-server and ingress off, crictl_version: 1.34.0), at TWO Kubernetes
+# versions: 1.35.4 (Kubespray's default) and 1.34.2 (UPGRADE_FROM_K8S: a test
+# deploys 1.34.2 and runs upgrade-cluster.yml to 1.35.4), each exactly as
+# Kubespray v2.31.0 derives it for the test stack.
+#
+# Why 1.34.2: it is the newest 1.34 release whose whole source the module proxy
+# serves. Kubespray v2.31.0 knows 1.34.0-1.34.7, but the proxy refuses staging
+# modules of the newer ones (403 "not available"): at v0.34.7 14 of the 31
+# (cli-runtime, cluster-bootstrap, cri-api, cri-client, csi-translation-lib,
+# endpointslice, externaljwt, kube-aggregator, kube-controller-manager,
+# kube-proxy, kubectl, sample-*), at v0.34.6 20, v0.34.5 5, v0.34.4 2 and
+# v0.34.3 1 (sample-cli-plugin, which kubernetes' go.mod requires); at v0.34.2
+# all 31 and every module the seven binaries import are served.
+#
+# etcd at 1.34: Kubespray derives etcd 3.5.29 for 1.34, but the module proxy
+# refuses go.etcd.io/etcd/server/v3 at v3.5.29 (also v3.5.28, v3.5.26: 403 "not
+# available"), so it cannot be built from source here. The test stack pins
+# `etcd_version: "3.6.10"` in groupVars at both versions (kubeadm 1.34 itself
+# ships etcd 3.6.x), and the 1.34.2 derivation here is evaluated with that
+# override: both versions share the one etcd 3.6.10 build. crictl stays 1.34.0
+# (the test stack pins crictl_version at both), and so do CNI, runc,
+# containerd, nerdctl, pause 3.10.1, kube-vip and flannel; what 1.34.2 adds is
+# kubeadm/kubelet/kubectl and the four kubeadm images at v1.34.2, and coredns
+# 1.12.1 (coredns_supported_versions['1.34']).
 #
 #   MIRROR="$(tests/infra/build-mirror.sh)"      # cold ~30-50 min, cached: seconds
 #   tests/infra/build-mirror.sh --check-sources  # every metadata/source step, no compile: minutes
@@ -19,6 +42,8 @@
 #                    github_url: "{{ files_repo }}/github.com"
 #                    dl_k8s_io_url: "{{ files_repo }}/dl.k8s.io"
 #                  e.g. files/dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubeadm.
+#                  It holds the union of both versions' files (the 1.34.2 set
+#                  adds only files/dl.k8s.io/release/v1.34.2/...).
 #                  Tarballs are deterministic (sorted, owner 0, mtime 0, gzip -n)
 #                  with the layout Kubespray's unpack tasks expect (etcd:
 #                  etcd-v3.6.10-linux-amd64/etcd; containerd: bin/*, unpacked
@@ -29,9 +54,11 @@
 #                  gcr/docker/quay/github_image_repo = <registry>: kube-apiserver,
 #                  kube-controller-manager, kube-scheduler, kube-proxy, pause,
 #                  coredns/coredns, kube-vip/kube-vip, flannel/flannel,
-#                  flannel/flannel-cni-plugin. Plain HTTP: containerd needs
+#                  flannel/flannel-cni-plugin; the union of both versions' tags.
+#                  Plain HTTP: containerd needs
 #                  containerd_registries_mirrors with host http://... and
 #                  skip_verify: true.
+#   For 1.35.4 (the names they always had):
 #   checksums.json {"kubeadm": "<sha256 hex>", ...}: keys are Kubespray's
 #                  artifact names whose checksum vars are <name>_binary_checksum
 #                  or <name>_archive_checksum (manifest.json names the var);
@@ -40,6 +67,10 @@
 #                  checksumVar}], "images": [{repo, tag}]}, sorted.
 #   derived.json   what the real Kubespray tree derives (URLs, image refs,
 #                  versions, every download enabled with these settings).
+#   For 1.34.2, the same formats, exactly that version's set (what the tests
+#   feed into offline.checksums for a 1.34.2 stack):
+#   checksums-1.34.2.json, manifest-1.34.2.json, derived-1.34.2.json
+#                  (derived with kube_version 1.34.2 and etcd_version 3.6.10).
 #   build-report.txt  per-step cold wall/CPU/peak memory and sizes.
 #   bin/crane      crane v0.22.1 (the tests use it to pull).
 #   COMPLETE       stamp, written last: when present the script only prints
@@ -55,9 +86,11 @@
 # registry):
 #   kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 #   kube-scheduler kube-proxy: one `go build` of a writable copy of the module
-#     k8s.io/kubernetes@v1.35.4 (staging replaces -> k8s.io/*@v0.35.4),
-#     version stamped with the commit pinned in PINNED_COMMITS (none pinned:
-#     none stamped, and the checks say so); pause: gcc -static pause.c.
+#     k8s.io/kubernetes@v1.35.4 (staging replaces -> k8s.io/*@v0.35.4), and
+#     another of k8s.io/kubernetes@v1.34.2 (-> k8s.io/*@v0.34.2), version
+#     stamped with the commit pinned in PINNED_COMMITS (none pinned: none
+#     stamped, and the checks say so); pause: gcc -static pause.c (of 1.35.4).
+#   coredns 1.12.4 and 1.12.1: one wrapper module each.
 #   etcd etcdctl etcdutl, coredns, CNI plugins, containerd, runc (cgo, static,
 #     libseccomp), crictl, crane: wrapper modules from the Go module proxy.
 #   flanneld: a copy of the module without its tencentvpc backend (the proxy
@@ -78,6 +111,8 @@
 #   KUBESPRAY_HA_THIRD_PARTY_SRC  upstream snapshots (default ../shared/third-party-src)
 #   KUBESPRAY_HA_MIRROR_REBUILD=1 reassemble the mirror (built binaries are reused;
 #                                 remove mirror-build/stamps/<step> to rebuild one)
+# Steps of the second version are named <step>-<version> (kubernetes-1.34.2,
+# coredns-1.12.1, sources-1.34.2): their own stamps, outputs in out/<step>-<version>.
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -85,9 +120,13 @@ REPO_ROOT="$(cd "$(dirname "$SELF")/../.." && pwd)"
 
 KUBESPRAY_VERSION=v2.31.0
 # Bump when the layout or the contents of the mirror change.
-RECIPE=1
+RECIPE=2
 # What this recipe builds; checked against what the Kubespray tree derives.
 K8S=1.35.4
+# The version the upgrade test deploys first, and what Kubespray derives for it that differs
+# (etcd: ETCD pinned at both versions, see above; everything else below is shared).
+UPGRADE_FROM_K8S=1.34.2
+COREDNS_FROM=1.12.1
 ETCD=3.6.10
 CNI=1.9.1
 CRICTL=1.34.0
@@ -170,6 +209,7 @@ origin() {
 declare -A PINNED_COMMITS=(
   ["go.etcd.io/etcd/server/v3@v3.6.10"]=db8d13a5421fcbd1c5825a148735b80c7d36cd2d  # refs/tags/server/v3.6.10
   ["github.com/coredns/coredns@v1.12.4"]=f32329577fd5e3fe19908f8a9ba5c76aafb45bf6 # refs/tags/v1.12.4
+  ["github.com/coredns/coredns@v1.12.1"]=707c7c10acd52cb94e959e76ae233d9b76af0854 # refs/tags/v1.12.1
 )
 
 # modinfo MODULE@VERSION: `go list -m -json` of it (the proxy's .info and .mod only, no source).
@@ -271,16 +311,29 @@ import yaml
 import ast
 from jinja2 import Environment, StrictUndefined, meta
 
+# derive.py KUBESPRAY_TREE MODE [KUBESPRAY_VERSION] [VAR=VALUE ...]: VAR=VALUE are more group_vars
+# of the test stack (kube_version=1.34.2 etcd_version=3.6.10 for the upgrade's first version).
 ks, mode = sys.argv[1], sys.argv[2]
+version_arg = [a for a in sys.argv[3:] if "=" not in a]
+overrides = dict(a.split("=", 1) for a in sys.argv[3:] if "=" in a)
 FILES_REPO = "http://files.mirror.invalid:8080"
 REG = "registry.mirror.invalid:5000"
 raw = {}
+role_vars = set()
 for p in ["roles/kubespray_defaults/defaults/main/main.yml",
           "roles/kubespray_defaults/defaults/main/download.yml",
           "roles/kubespray_defaults/vars/main/checksums.yml",
           "roles/kubespray_defaults/vars/main/main.yml"]:
     with open(f"{ks}/{p}") as f:
-        raw.update(yaml.safe_load(f) or {})
+        data = yaml.safe_load(f) or {}
+    raw.update(data)
+    if "/vars/" in p:
+        role_vars.update(data)
+for k in overrides:
+    if k in role_vars:
+        raise SystemExit(f"{k} is a role var of kubespray_defaults: group_vars cannot override it")
+    if k not in raw:
+        raise SystemExit(f"{k} is not a Kubespray default: overriding it would change nothing")
 default_crictl = raw["crictl_version"]
 # Inventory (group_vars) of the test stack; role vars (vars/main) are not overridden.
 raw.update({
@@ -306,6 +359,7 @@ raw.update({
     "ansible_system": "Linux",
     "ansible_architecture": "x86_64",
     "etcd_access_addresses": "https://10.250.0.11:2379",
+    **overrides,
 })
 
 def vparse(s):
@@ -390,9 +444,11 @@ def strip(s, prefix):
         raise SystemExit(f"{s!r} does not start with {prefix!r}: not redirected to the mirror")
     return s[len(prefix):]
 
-out = {"kubesprayVersion": sys.argv[3] if len(sys.argv) > 3 else None, "filesRepo": FILES_REPO, "registry": REG,
+out = {"kubesprayVersion": version_arg[0] if version_arg else None, "filesRepo": FILES_REPO, "registry": REG,
        "versions": {}, "files": [], "images": [], "errors": {},
        "defaultCrictlVersion": None}
+if overrides:
+    out["groupVars"] = overrides
 for k in ["kube_version", "kube_major_version", "etcd_version", "cni_version", "crictl_version",
           "runc_version", "containerd_version", "nerdctl_version", "pod_infra_version",
           "coredns_version", "flannel_version", "flannel_cni_version", "kube_vip_version"]:
@@ -430,30 +486,68 @@ PY
 # /usr/bin/time, output in mirror-build/logs/<step>.log; its results go to
 # $OUT/<step>/ and a stamp in mirror-build/stamps/<step>.
 
+# sfx K8S_VERSION: "" for K8S (the names the mirror always had), "-<version>" for the other.
+sfx() {
+  [[ $1 == "$K8S" ]] || printf -- '-%s' "$1"
+}
+
+# coredns_for K8S_VERSION: the coredns version this recipe builds for it.
+coredns_for() {
+  case "$1" in
+  "$K8S") printf '%s' "$COREDNS" ;;
+  "$UPGRADE_FROM_K8S") printf '%s' "$COREDNS_FROM" ;;
+  *) die "this recipe builds no Kubernetes $1" ;;
+  esac
+}
+
+# derive_overrides K8S_VERSION: the group_vars the derivation for it adds (VAR=VALUE words): none for
+# K8S; for UPGRADE_FROM_K8S its kube_version and the etcd_version the test stack pins (see the header).
+derive_overrides() {
+  case "$1" in
+  "$K8S") ;;
+  "$UPGRADE_FROM_K8S") printf '%s\n' "kube_version=$1" "etcd_version=$ETCD" ;;
+  *) die "this recipe builds no Kubernetes $1" ;;
+  esac
+}
+
+# derive MODE K8S_VERSION: derive.py for that version's test stack.
+derive() {
+  local -a ov
+  mapfile -t ov < <(derive_overrides "$2")
+  python3 "$BUILD/derive.py" "$KS" "$1" "$KUBESPRAY_VERSION" "${ov[@]}"
+}
+
+# build_sources [K8S_VERSION]: extracts Kubespray (for K8S only) and derives that version's artifacts
+# into $OUT/sources[-<version>]/derived.json, checked against the versions this recipe builds.
 build_sources() {
-  local f
-  f="$(tarball "kubespray-$KUBESPRAY_VERSION")"
-  mkdir -p "$OUT/sources"
-  rm -rf "$KS"
-  mkdir -p "$KS"
-  tar -xzf "$f" -C "$KS" --strip-components=1
+  local v="${1:-$K8S}" f o
+  coredns_for "$v" >/dev/null
+  o="$OUT/sources$(sfx "$v")"
+  mkdir -p "$o"
+  if [[ $v == "$K8S" ]]; then
+    f="$(tarball "kubespray-$KUBESPRAY_VERSION")"
+    rm -rf "$KS"
+    mkdir -p "$KS"
+    tar -xzf "$f" -C "$KS" --strip-components=1
+  fi
+  [[ -f $KS/galaxy.yml ]] || die "no Kubespray tree in $KS (remove mirror-build/stamps/sources)"
   write_derive_py
-  python3 "$BUILD/derive.py" "$KS" files "$KUBESPRAY_VERSION" >"$OUT/sources/derived.json.tmp"
-  mv "$OUT/sources/derived.json.tmp" "$OUT/sources/derived.json"
-  jq . "$OUT/sources/derived.json"
+  derive files "$v" >"$o/derived.json.tmp"
+  mv "$o/derived.json.tmp" "$o/derived.json"
+  jq . "$o/derived.json"
   # The versions this recipe builds must be the ones Kubespray derives.
   local want
-  want="$(jq -cn --arg k "$K8S" --arg e "$ETCD" --arg c "$CNI" --arg cr "$CRICTL" --arg r "$RUNC" \
-    --arg ct "$CONTAINERD" --arg n "$NERDCTL" --arg p "$PAUSE" --arg cd "$COREDNS" --arg f "$FLANNEL" \
+  want="$(jq -cn --arg k "$v" --arg e "$ETCD" --arg c "$CNI" --arg cr "$CRICTL" --arg r "$RUNC" \
+    --arg ct "$CONTAINERD" --arg n "$NERDCTL" --arg p "$PAUSE" --arg cd "$(coredns_for "$v")" --arg f "$FLANNEL" \
     --arg fc "$FLANNEL_CNI" --arg kv "$KUBE_VIP" \
     '{kube_version: $k, etcd_version: $e, cni_version: $c, crictl_version: $cr, runc_version: $r,
       containerd_version: $ct, nerdctl_version: $n, pod_infra_version: $p, coredns_version: $cd,
       flannel_version: $f, flannel_cni_version: $fc, kube_vip_version: $kv}')"
   jq -e --argjson w "$want" '.versions | with_entries(select(.key | in($w))) == $w' \
-    "$OUT/sources/derived.json" >/dev/null ||
-    die "Kubespray $KUBESPRAY_VERSION derives other versions than this recipe builds: $(jq -c .versions "$OUT/sources/derived.json")"
-  jq -e '.errors == {}' "$OUT/sources/derived.json" >/dev/null ||
-    die "could not evaluate some downloads: $(jq -c .errors "$OUT/sources/derived.json")"
+    "$o/derived.json" >/dev/null ||
+    die "Kubespray $KUBESPRAY_VERSION derives other versions for Kubernetes $v than this recipe builds: $(jq -c .versions "$o/derived.json")"
+  jq -e '.errors == {}' "$o/derived.json" >/dev/null ||
+    die "could not evaluate some downloads for Kubernetes $v: $(jq -c .errors "$o/derived.json")"
 }
 
 build_crane() {
@@ -463,32 +557,36 @@ build_crane() {
   "$OUT/crane/crane" version
 }
 
+# build_kubernetes [VERSION]: the seven binaries of k8s.io/kubernetes@vVERSION (default K8S) in
+# $OUT/kubernetes (K8S, with pause) or $OUT/kubernetes-VERSION (step kubernetes-VERSION, no pause:
+# pause 3.10.1 is the same for both versions).
 build_kubernetes() {
-  local m="k8s.io/kubernetes@v$K8S" w="$WORK/kubernetes" commit date minor ld p
+  local v="${1:-$K8S}" m w o commit date minor ld p
+  m="k8s.io/kubernetes@v$v" w="$WORK/kubernetes$(sfx "$v")" o="$OUT/kubernetes$(sfx "$v")"
   mkdir -p "$WORK"
   commit="$(commit_of "$m")"
   date="$(release_time "$m")"
   copy_module "$m" "$w"
   rm -rf "$w/go.work" "$w/go.work.sum" "$w/vendor"
   local -a rep=()
-  while read -r p; do rep+=("-replace=$p=$p@v0.${K8S#1.}"); done < <(
+  while read -r p; do rep+=("-replace=$p=$p@v0.${v#1.}"); done < <(
     run_in "$w" go mod edit -json | jq -r '.Replace[] | select(.New.Path | startswith("./staging")) | .Old.Path')
-  log "kubernetes: ${#rep[@]} staging replaces -> v0.${K8S#1.}"
+  log "kubernetes $v: ${#rep[@]} staging replaces -> v0.${v#1.}"
   run_in "$w" go mod edit "${rep[@]}"
-  minor="${K8S#1.}"
+  minor="${v#1.}"
   minor="${minor%%.*}"
   ld="-s -w"
   for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-    ld+=" -X $p.gitVersion=v$K8S -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
     ld+=" -X $p.buildDate=$date -X $p.gitCommit=$commit"
   done
-  rm -rf "$OUT/kubernetes"
-  mkdir -p "$OUT/kubernetes"
-  run_in "$w" go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/kubernetes/" \
+  rm -rf "$o"
+  mkdir -p "$o"
+  run_in "$w" go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$ld" -o "$o/" \
     ./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl ./cmd/kube-apiserver ./cmd/kube-controller-manager \
     ./cmd/kube-scheduler ./cmd/kube-proxy
-  gcc -Os -static "-DVERSION=v$PAUSE" -o "$OUT/kubernetes/pause" "$w/build/pause/linux/pause.c"
-  ls -l "$OUT/kubernetes"
+  [[ $v != "$K8S" ]] || gcc -Os -static "-DVERSION=v$PAUSE" -o "$o/pause" "$w/build/pause/linux/pause.c"
+  ls -l "$o"
 }
 
 build_etcd() {
@@ -503,14 +601,18 @@ build_etcd() {
   ls -l "$OUT/etcd"
 }
 
+# build_coredns [VERSION]: coredns VERSION (default COREDNS) in $OUT/coredns, or in
+# $OUT/coredns-VERSION for another version (step coredns-VERSION).
 build_coredns() {
-  local w="$WORK/coredns" commit
-  wrapper "$w" "github.com/coredns/coredns@v$COREDNS"
-  commit="$(commit_of "github.com/coredns/coredns@v$COREDNS")"
-  rm -rf "$OUT/coredns"
-  mkdir -p "$OUT/coredns"
+  local v="${1:-$COREDNS}" w o commit
+  w="$WORK/coredns" o="$OUT/coredns"
+  [[ $v == "$COREDNS" ]] || w+="-$v" o+="-$v"
+  wrapper "$w" "github.com/coredns/coredns@v$v"
+  commit="$(commit_of "github.com/coredns/coredns@v$v")"
+  rm -rf "$o"
+  mkdir -p "$o"
   run_in "$w" go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${commit:0:7}" \
-    -o "$OUT/coredns/coredns" github.com/coredns/coredns
+    -o "$o/coredns" github.com/coredns/coredns
 }
 
 build_cni() {
@@ -639,11 +741,17 @@ build_debs() {
 }
 
 # ------------------------------------------------------------ the files repo --
-# fpath NAME: where Kubespray's download NAME lives in the files repo (dir created).
+# derived_of K8S_VERSION: that version's derivation in the mirror (derived.json for K8S).
+derived_of() {
+  printf '%s' "$MIRROR/derived$(sfx "$1").json"
+}
+
+# fpath NAME [DERIVED]: where Kubespray's download NAME lives in the files repo (dir created), by
+# DERIVED (default: K8S's derived.json).
 fpath() {
-  local path
-  path="$(jq -er --arg n "$1" '.files[] | select(.name == $n) | .path' "$MIRROR/derived.json")" ||
-    die "Kubespray derives no file for $1"
+  local path derived="${2:-$MIRROR/derived.json}"
+  path="$(jq -er --arg n "$1" '.files[] | select(.name == $n) | .path' "$derived")" ||
+    die "Kubespray derives no file for $1 ($(basename "$derived"))"
   mkdir -p "$(dirname "$MIRROR/files/$path")"
   printf '%s' "$MIRROR/files/$path"
 }
@@ -673,36 +781,51 @@ assemble_files() {
   dtar "$d" "$OUT/containerd" bin
   d="$(fpath nerdctl)"
   dtar "$d" "$OUT/nerdctl" nerdctl containerd-rootless.sh containerd-rootless-setuptool.sh
-  jq -e --argjson n "$(find "$F" -type f | wc -l)" '(.files | length) == $n' "$derived" >/dev/null ||
-    die "the files repo does not hold exactly the files Kubespray derives"
+  # The upgrade's first version: its own kubeadm, kubelet, kubectl; every other file it derives must
+  # be one of K8S's (the same path: this recipe builds it once).
+  local up n p
+  up="$(derived_of "$UPGRADE_FROM_K8S")"
+  for k in kubeadm kubelet kubectl; do
+    d="$(fpath "$k" "$up")"
+    [[ ! -e $d ]] || die "$k of Kubernetes $UPGRADE_FROM_K8S has the same path as $K8S's: ${d#"$F"/}"
+    install -m 0755 "$OUT/kubernetes-$UPGRADE_FROM_K8S/$k" "$d"
+  done
+  while read -r n p; do
+    [[ -f $F/$p ]] || die "Kubespray derives $n at $p for Kubernetes $UPGRADE_FROM_K8S, but this recipe builds $(jq -r --arg n "$n" '.files[] | select(.name == $n) | .path' "$derived")"
+  done < <(jq -r '.files[] | "\(.name) \(.path)"' "$up")
+  jq -e -s --argjson n "$(find "$F" -type f | wc -l)" '[.[].files[].path] | unique | length == $n' "$derived" "$up" >/dev/null ||
+    die "the files repo does not hold exactly the files Kubespray derives for $K8S and $UPGRADE_FROM_K8S"
 }
 
 # expect_commit WHAT MODULE@VERSION PREFIX CMD...: with a pinned commit, CMD's output must show it after
 # PREFIX (a regex; the first 7 hex digits are enough for the short stamps); without one, says so.
 expect_commit() {
-  local what="$1" pin="${PINNED_COMMITS[$2]:-}" prefix="$3"
+  local what="$1" module="$2" pin="${PINNED_COMMITS[$2]:-}" prefix="$3"
   shift 3
   if [[ -z $pin ]]; then
-    log "  -- $what: built without a commit (no pinned commit for $2; the module proxy records none)"
+    log "  -- $what: built without a commit (no pinned commit for $module in PINNED_COMMITS)"
     return 0
   fi
   expect "$what commit" "$prefix${pin:0:7}" "$@"
 }
 
-# check_files: unpack every file as Kubespray does and run each binary.
+# check_files K8S_VERSION: unpack every file Kubespray derives for that version as it does and run
+# each binary.
 check_files() {
-  local c="$WORK/check-files" v="v$K8S" kubeadm kubelet kubectl runc etcd cni crictl containerd nerdctl
+  local k8s="$1" c="$WORK/check-files" v="v$1" derived kubeadm kubelet kubectl runc etcd cni crictl containerd nerdctl
+  derived="$(derived_of "$k8s")"
+  log "checking the files of Kubernetes $k8s ($(basename "$derived"))"
   rm -rf "$c"
   mkdir -p "$c"
-  kubeadm="$(fpath kubeadm)" kubelet="$(fpath kubelet)" kubectl="$(fpath kubectl)" runc="$(fpath runc)"
-  etcd="$(fpath etcd)" cni="$(fpath cni)" crictl="$(fpath crictl)" containerd="$(fpath containerd)"
-  nerdctl="$(fpath nerdctl)"
+  kubeadm="$(fpath kubeadm "$derived")" kubelet="$(fpath kubelet "$derived")" kubectl="$(fpath kubectl "$derived")"
+  runc="$(fpath runc "$derived")" etcd="$(fpath etcd "$derived")" cni="$(fpath cni "$derived")"
+  crictl="$(fpath crictl "$derived")" containerd="$(fpath containerd "$derived")" nerdctl="$(fpath nerdctl "$derived")"
   expect kubeadm "^$v\$" "$kubeadm" version -o short
   expect kubelet "^Kubernetes $v\$" "$kubelet" --version
   expect kubectl "\"gitVersion\": \"$v\"" "$kubectl" version --client -o json
   expect runc "^runc version $RUNC\$" "$runc" --version
   expect "runc seccomp" "^libseccomp: " "$runc" --version
-  expect_commit kubeadm "k8s.io/kubernetes@v$K8S" '"gitCommit": "' "$kubeadm" version -o json
+  expect_commit kubeadm "k8s.io/kubernetes@$v" '"gitCommit": "' "$kubeadm" version -o json
   expect_commit runc "github.com/opencontainers/runc@v$RUNC" '^commit: ' "$runc" --version
   mkdir -p "$c/etcd" && tar -xzf "$etcd" -C "$c/etcd"
   local e="$c/etcd/etcd-v$ETCD-linux-amd64"
@@ -771,32 +894,49 @@ with_debs() {
   cp -a "$OUT/debs/root/." "$1/"
 }
 
-# image NAME ENTRYPOINT [ENV]: builds $WORK/images/NAME/root (already filled)
-# into the layer, pushes it as the repo:tag Kubespray derives for NAME.
+# image_ref K8S_VERSION NAME: the repo:tag Kubespray derives for image NAME at that version.
+image_ref() {
+  jq -er --arg n "$2" '.images[] | select(.name == $n) | "\(.repo):\(.tag)"' "$(derived_of "$1")" ||
+    die "Kubespray derives no image $2 for Kubernetes $1"
+}
+
+# The repo:tag of every image pushed (each is built once, whichever versions derive it).
+declare -A PUSHED=()
+
+# push_image K8S_VERSION NAME ENTRYPOINT [ENV]: builds $WORK/images/K8S_VERSION/NAME/root (already
+# filled) into the layer, pushes it as the repo:tag Kubespray derives for NAME at that version.
 push_image() {
-  local name="$1" entry="$2" env="${3:-}" repo tag ref
-  repo="$(jq -er --arg n "$name" '.images[] | select(.name == $n) | .repo' "$MIRROR/derived.json")"
-  tag="$(jq -er --arg n "$name" '.images[] | select(.name == $n) | .tag' "$MIRROR/derived.json")"
-  ref="$REG_ADDR/$repo:$tag"
-  local d="$WORK/images/$name"
+  local k8s="$1" name="$2" entry="$3" env="${4:-}" rt ref
+  rt="$(image_ref "$k8s" "$name")"
+  [[ -z ${PUSHED[$rt]:-} ]] || die "$rt would be pushed twice (image $name of Kubernetes $k8s)"
+  ref="$REG_ADDR/$rt"
+  local d="$WORK/images/$k8s/$name"
   layer_tar "$d/layer.tar" "$d/root"
   "$CRANE" append --insecure --oci-empty-base -f "$d/layer.tar" -t "$ref" >/dev/null 2>>"$BUILD/logs/images.log"
   local -a mut=(--set-platform linux/amd64 --entrypoint "$entry")
   [[ -n $env ]] && mut+=(--env "$env")
   "$CRANE" mutate --insecure "$ref" "${mut[@]}" -t "$ref" >/dev/null 2>>"$BUILD/logs/images.log"
-  log "  pushed $repo:$tag ($(du -m "$d/layer.tar" | cut -f1) MB uncompressed, $("$CRANE" digest --insecure "$ref" 2>/dev/null))"
+  PUSHED[$rt]=1
+  log "  pushed $rt ($(du -m "$d/layer.tar" | cut -f1) MB uncompressed, $("$CRANE" digest --insecure "$ref" 2>/dev/null))"
 }
 
-# verify_image NAME: pulls NAME back, checks platform, runs checks in its root.
+# image_root K8S_VERSION NAME: a fresh root dir for the image NAME of that version (printed).
+image_root() {
+  local r="$WORK/images/$1/$2/root"
+  rm -rf "$r"
+  mkdir -p "$r"
+  printf '%s' "$r"
+}
+
+# verify_image K8S_VERSION NAME: pulls NAME back, checks platform, runs checks in its root.
 verify_image() {
-  local name="$1" repo tag ref cfg x
-  repo="$(jq -er --arg n "$name" '.images[] | select(.name == $n) | .repo' "$MIRROR/derived.json")"
-  tag="$(jq -er --arg n "$name" '.images[] | select(.name == $n) | .tag' "$MIRROR/derived.json")"
-  ref="$REG_ADDR/$repo:$tag"
+  local rt ref cfg x
+  rt="$(image_ref "$1" "$2")"
+  ref="$REG_ADDR/$rt"
   cfg="$("$CRANE" config --insecure "$ref")"
   jq -e '.architecture == "amd64" and .os == "linux" and (.config.Entrypoint | length) > 0' <<<"$cfg" >/dev/null ||
     die "$ref: config is not linux/amd64 with an entrypoint: $cfg"
-  x="$WORK/verify/$name"
+  x="$WORK/verify/$1/$2"
   rm -rf "$x"
   mkdir -p "$x"
   "$CRANE" export --insecure "$ref" - | tar -x -C "$x"
@@ -804,9 +944,71 @@ verify_image() {
   VERIFY_EP="$(jq -r '.config.Entrypoint[0]' <<<"$cfg")"
 }
 
+# add_kubeadm_images K8S_VERSION: adds kubeadm's images to that version's derived*.json: exactly what
+# Kubespray's prep_kubeadm_images asks that version's kubeadm for (coredns and pause are its own).
+add_kubeadm_images() {
+  local k8s="$1" derived y t reg ref
+  derived="$(derived_of "$k8s")"
+  y="$WORK/kubeadm-images$(sfx "$k8s").yaml" t="$WORK/kubeadm-images$(sfx "$k8s").txt"
+  derive kubeadm-images-config "$k8s" >"$y"
+  "$OUT/kubernetes$(sfx "$k8s")/kubeadm" config images list --config "$y" | grep -Ev 'coredns|pause' >"$t"
+  log "kubeadm $k8s config images list (Kubespray's kubeadm-images.yaml): $(tr '\n' ' ' <"$t")"
+  reg="$(jq -r .registry "$derived")"
+  local tmp="$derived.tmp"
+  while read -r ref; do
+    local rt="${ref#"$reg"/}" bn
+    [[ $rt != "$ref" ]] || die "kubeadm image $ref is not under the mirror registry $reg"
+    [[ ${rt##*:} == "v$k8s" ]] || die "kubeadm $k8s lists $ref, not tagged v$k8s"
+    bn="${rt%%:*}"
+    bn="${bn##*/}"
+    jq --arg n "kubeadm_$bn" --arg ref "$ref" --arg repo "${rt%%:*}" --arg tag "${rt##*:}" \
+      '.images += [{name: $n, ref: $ref, repo: $repo, tag: $tag, groups: ["k8s_cluster"], kubeadm: true}]' \
+      "$derived" >"$tmp"
+    mv "$tmp" "$derived"
+  done <"$t"
+}
+
+# push_version_images K8S_VERSION: the images built per Kubernetes version: kubeadm's four and coredns.
+push_version_images() {
+  local k8s="$1" c r cv
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+    r="$(image_root "$k8s" "kubeadm_$c")"
+    mkdir -p "$r/usr/local/bin"
+    skeleton "$r"
+    [[ $c == kube-proxy ]] && with_debs "$r"
+    install -m 0755 "$OUT/kubernetes$(sfx "$k8s")/$c" "$r/usr/local/bin/$c"
+    push_image "$k8s" "kubeadm_$c" "/usr/local/bin/$c" "$IMAGE_PATH_ENV"
+  done
+  cv="$(coredns_for "$k8s")"
+  r="$(image_root "$k8s" coredns)"
+  skeleton "$r"
+  with_certs "$r"
+  install -m 0755 "$OUT/coredns$([[ $cv == "$COREDNS" ]] || printf -- '-%s' "$cv")/coredns" "$r/coredns"
+  push_image "$k8s" coredns /coredns
+}
+
+# verify_version_images K8S_VERSION: runs the entrypoints of push_version_images' images.
+verify_version_images() {
+  local k8s="$1" c t cv
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+    verify_image "$k8s" "kubeadm_$c"
+    expect "image $c" "^Kubernetes v$k8s\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" --version
+  done
+  for t in iptables ip6tables iptables-restore iptables-save; do
+    expect "image kube-proxy $t" "\(nf_tables\)" in_root "$VERIFY_ROOT" "$t" --version
+  done
+  expect "image kube-proxy nft" "^nftables v" in_root "$VERIFY_ROOT" nft --version
+  expect "image kube-proxy ipset" "^ipset v" in_root "$VERIFY_ROOT" ipset --version
+  expect "image kube-proxy conntrack" "^conntrack v" in_root "$VERIFY_ROOT" conntrack --version
+  cv="$(coredns_for "$k8s")"
+  verify_image "$k8s" coredns
+  expect "image coredns" "^CoreDNS-$cv\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
+  expect_commit "image coredns" "github.com/coredns/coredns@v$cv" ', ' in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
+}
+
 assemble_images() {
-  local images="$WORK/images" v="v$K8S"
-  rm -rf "$images" "$MIRROR/registry"
+  local images="$WORK/images" k8s
+  rm -rf "$images" "$MIRROR/registry" "$WORK/verify"
   mkdir -p "$images" "$MIRROR/registry" "$WORK/verify"
   CRANE="$MIRROR/bin/crane"
   # Push into a writable registry on loopback; mirror.sh serves it read-only later.
@@ -837,95 +1039,55 @@ EOF
   : >"$BUILD/logs/images.log"
   log "registry for the push on $REG_ADDR (storage $MIRROR/registry)"
 
-  # kubeadm's images: exactly what Kubespray's prep_kubeadm_images asks kubeadm for.
-  python3 "$BUILD/derive.py" "$KS" kubeadm-images-config >"$WORK/kubeadm-images.yaml"
-  "$OUT/kubernetes/kubeadm" config images list --config "$WORK/kubeadm-images.yaml" |
-    grep -Ev 'coredns|pause' >"$WORK/kubeadm-images.txt"
-  log "kubeadm config images list (Kubespray's kubeadm-images.yaml): $(tr '\n' ' ' <"$WORK/kubeadm-images.txt")"
-  local reg ref
-  reg="$(jq -r .registry "$MIRROR/derived.json")"
-  local tmp="$MIRROR/derived.json.tmp"
-  while read -r ref; do
-    local rt="${ref#"$reg"/}" bn
-    [[ $rt != "$ref" ]] || die "kubeadm image $ref is not under the mirror registry $reg"
-    bn="${rt%%:*}"
-    bn="${bn##*/}"
-    jq --arg n "kubeadm_$bn" --arg ref "$ref" --arg repo "${rt%%:*}" --arg tag "${rt##*:}" \
-      '.images += [{name: $n, ref: $ref, repo: $repo, tag: $tag, groups: ["k8s_cluster"], kubeadm: true}]' \
-      "$MIRROR/derived.json" >"$tmp"
-    mv "$tmp" "$MIRROR/derived.json"
-  done <"$WORK/kubeadm-images.txt"
-
-  local c r
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-    r="$images/kubeadm_$c/root"
-    mkdir -p "$r/usr/local/bin"
-    skeleton "$r"
-    [[ $c == kube-proxy ]] && with_debs "$r"
-    install -m 0755 "$OUT/kubernetes/$c" "$r/usr/local/bin/$c"
-    push_image "kubeadm_$c" "/usr/local/bin/$c" "$IMAGE_PATH_ENV"
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    add_kubeadm_images "$k8s"
+    push_version_images "$k8s"
   done
-  r="$images/pod_infra/root"
-  mkdir -p "$r"
+  # The rest is built once, as K8S's images; the other version must derive the same repo:tag.
+  local r
+  r="$(image_root "$K8S" pod_infra)"
   install -m 0755 "$OUT/kubernetes/pause" "$r/pause"
-  push_image pod_infra /pause
-  r="$images/coredns/root"
-  mkdir -p "$r"
-  skeleton "$r"
-  with_certs "$r"
-  install -m 0755 "$OUT/coredns/coredns" "$r/coredns"
-  push_image coredns /coredns
-  r="$images/kube-vip/root"
-  mkdir -p "$r"
+  push_image "$K8S" pod_infra /pause
+  r="$(image_root "$K8S" kube-vip)"
   skeleton "$r"
   with_certs "$r"
   install -m 0755 "$OUT/kube_vip/kube-vip" "$r/kube-vip"
-  push_image kube-vip /kube-vip
-  r="$images/flannel/root"
+  push_image "$K8S" kube-vip /kube-vip
+  r="$(image_root "$K8S" flannel)"
   mkdir -p "$r/opt/bin"
   skeleton "$r"
   with_debs "$r"
   with_busybox "$r"
   install -m 0755 "$OUT/flannel/flanneld" "$r/opt/bin/flanneld"
-  push_image flannel /opt/bin/flanneld "$IMAGE_PATH_ENV"
-  r="$images/flannel_init/root"
-  mkdir -p "$r"
+  push_image "$K8S" flannel /opt/bin/flanneld "$IMAGE_PATH_ENV"
+  r="$(image_root "$K8S" flannel_init)"
   skeleton "$r"
   with_busybox "$r"
   install -m 0755 "$OUT/flannel_cni/flannel" "$r/flannel"
-  push_image flannel_init /flannel "$IMAGE_PATH_ENV"
+  push_image "$K8S" flannel_init /flannel "$IMAGE_PATH_ENV"
 
-  # Every image Kubespray derives must be in the registry.
-  local n
-  for n in $(jq -r '.images[].name' "$MIRROR/derived.json"); do
-    [[ -d $images/$n ]] || die "Kubespray derives image $n ($(jq -r --arg n "$n" '.images[] | select(.name == $n) | .ref' "$MIRROR/derived.json")) but this recipe does not build it"
+  # Every image Kubespray derives, at either version, must be in the registry.
+  local n rt
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    while read -r n rt; do
+      [[ -n ${PUSHED[$rt]:-} ]] || die "Kubespray derives image $n ($rt) for Kubernetes $k8s but this recipe does not build it"
+    done < <(jq -r '.images[] | "\(.name) \(.repo):\(.tag)"' "$(derived_of "$k8s")")
   done
 
   log "checking each image as pulled back from the registry"
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-    verify_image "kubeadm_$c"
-    expect "image $c" "^Kubernetes $v\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" --version
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    verify_version_images "$k8s"
   done
-  local t
-  for t in iptables ip6tables iptables-restore iptables-save; do
-    expect "image kube-proxy $t" "\(nf_tables\)" in_root "$VERIFY_ROOT" "$t" --version
-  done
-  expect "image kube-proxy nft" "^nftables v" in_root "$VERIFY_ROOT" nft --version
-  expect "image kube-proxy ipset" "^ipset v" in_root "$VERIFY_ROOT" ipset --version
-  expect "image kube-proxy conntrack" "^conntrack v" in_root "$VERIFY_ROOT" conntrack --version
-  verify_image pod_infra
+  verify_image "$K8S" pod_infra
   expect "image pause" "v$PAUSE" in_root "$VERIFY_ROOT" "$VERIFY_EP" -v
-  verify_image coredns
-  expect "image coredns" "^CoreDNS-$COREDNS\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
-  expect_commit "image coredns" "github.com/coredns/coredns@v$COREDNS" ', ' in_root "$VERIFY_ROOT" "$VERIFY_EP" -version
-  verify_image kube-vip
+  verify_image "$K8S" kube-vip
   expect "image kube-vip" "v$KUBE_VIP" in_root "$VERIFY_ROOT" "$VERIFY_EP" version
-  verify_image flannel
+  verify_image "$K8S" flannel
   expect "image flannel" "^v$FLANNEL\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" --version
   expect "image flannel iptables" "\(nf_tables\)" in_root "$VERIFY_ROOT" iptables --version
   # Kubespray's install-cni init container: cp -f /etc/kube-flannel/cni-conf.json ...
   in_root "$VERIFY_ROOT" cp -f /etc/passwd /tmp/cp-check || die "image flannel: cp does not run"
-  verify_image flannel_init
+  verify_image "$K8S" flannel_init
   expect "image flannel-cni-plugin" "version v$FLANNEL_CNI" in_root "$VERIFY_ROOT" "$VERIFY_EP"
   # Kubespray's install-cni-plugin init container: cp -f /flannel /opt/cni/bin/flannel
   in_root "$VERIFY_ROOT" cp -f /flannel /tmp/flannel || die "image flannel-cni-plugin: cp does not run"
@@ -934,19 +1096,22 @@ EOF
   trap - EXIT
 }
 
+# write_manifest K8S_VERSION: manifest[-<version>].json and checksums[-<version>].json of that
+# version's derivation, with the sha256 of the files repo.
 write_manifest() {
-  local F="$MIRROR/files" derived="$MIRROR/derived.json" sums="$WORK/sums.json"
+  local F="$MIRROR/files" derived manifest sums="$WORK/sums.json"
+  derived="$(derived_of "$1")" manifest="$MIRROR/manifest$(sfx "$1").json"
   (cd "$F" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum) |
     jq -Rn '[inputs | capture("^(?<sha256>[0-9a-f]{64})  (?<path>.*)$")]' >"$sums"
   jq -n --slurpfile d "$derived" --slurpfile s "$sums" --arg v "$KUBESPRAY_VERSION" '
     ($s[0] | map({key: .path, value: .sha256}) | from_entries) as $sha
     | {kubesprayVersion: $v,
        files: ($d[0].files | map({path, sha256: $sha[.path], name, checksumVar}) | sort_by(.path)),
-       images: ($d[0].images | map({repo, tag}) | sort_by(.repo, .tag))}' >"$MIRROR/manifest.json"
-  jq '[.files[] | {key: .name, value: .sha256}] | from_entries' "$MIRROR/manifest.json" |
-    jq -S . >"$MIRROR/checksums.json"
-  jq -e '[.files[] | .sha256 | select(. == null)] | length == 0' "$MIRROR/manifest.json" >/dev/null ||
-    die "a derived file is missing from the files repo"
+       images: ($d[0].images | map({repo, tag}) | sort_by(.repo, .tag))}' >"$manifest"
+  jq '[.files[] | {key: .name, value: .sha256}] | from_entries' "$manifest" |
+    jq -S . >"$MIRROR/checksums$(sfx "$1").json"
+  jq -e '[.files[] | .sha256 | select(. == null)] | length == 0' "$manifest" >/dev/null ||
+    die "a file derived for Kubernetes $1 is missing from the files repo"
 }
 
 # ---------------------------------------------------------- --check-sources --
@@ -961,7 +1126,8 @@ check_sources() {
     tarball "$n" >/dev/null
     log "ok snapshot $n.tar.gz"
   done
-  for m in "k8s.io/kubernetes@v$K8S" "go.etcd.io/etcd/server/v3@v$ETCD" "github.com/coredns/coredns@v$COREDNS" \
+  for m in "k8s.io/kubernetes@v$K8S" "k8s.io/kubernetes@v$UPGRADE_FROM_K8S" "go.etcd.io/etcd/server/v3@v$ETCD" \
+    "github.com/coredns/coredns@v$COREDNS" "github.com/coredns/coredns@v$COREDNS_FROM" \
     "github.com/containerd/containerd/v2@v$CONTAINERD" "github.com/opencontainers/runc@v$RUNC"; do
     commit_of "$m" >/dev/null
     log "ok $m: released $(release_time "$m"), commit ${PINNED_COMMITS[$m]:-none pinned}"
@@ -972,31 +1138,46 @@ check_sources() {
     release_time "$m" >/dev/null
     log "ok $m"
   done
-  local gomod staging=0
-  gomod="$(modinfo "k8s.io/kubernetes@v$K8S" | jq -er .GoMod)"
-  while read -r p; do
-    release_time "$p@v0.${K8S#1.}" >/dev/null
-    staging=$((staging + 1))
-  done < <(go mod edit -json "$gomod" | jq -r '.Replace[] | select(.New.Path | startswith("./staging")) | .Old.Path')
-  ((staging > 0)) || die "k8s.io/kubernetes@v$K8S: its go.mod replaces no ./staging module"
-  log "ok $staging staging modules of k8s.io/kubernetes at v0.${K8S#1.}"
+  local gomod staging k8s d
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    staging=0
+    local -a refused=()
+    gomod="$(modinfo "k8s.io/kubernetes@v$k8s" | jq -er .GoMod)"
+    while read -r p; do
+      if ! release_time "$p@v0.${k8s#1.}" >/dev/null 2>>"$WORK/staging-refused.log"; then refused+=("${p#k8s.io/}"); fi
+      staging=$((staging + 1))
+    done < <(go mod edit -json "$gomod" | jq -r '.Replace[] | select(.New.Path | startswith("./staging")) | .Old.Path')
+    ((staging > 0)) || die "k8s.io/kubernetes@v$k8s: its go.mod replaces no ./staging module"
+    ((${#refused[@]} == 0)) ||
+      die "the module proxy refuses ${#refused[@]} of the $staging staging modules of k8s.io/kubernetes@v$k8s at v0.${k8s#1.}: ${refused[*]} ($(tail -1 "$WORK/staging-refused.log"))"
+    log "ok $staging staging modules of k8s.io/kubernetes at v0.${k8s#1.}"
+  done
   debs_wanted >"$WORK/debs-wanted.txt"
   # shellcheck disable=SC2046 # one word per package
   run_in "$WORK" apt-get download --print-uris $(cat "$WORK/debs-wanted.txt") ca-certificates >"$WORK/debs-uris.txt" ||
     die "apt-get cannot download the image packages (run apt-get update)"
   log "ok $(wc -l <"$WORK/debs-uris.txt") Debian packages for the images: $(tr '\n' ' ' <"$WORK/debs-wanted.txt")"
-  build_sources >/dev/null
-  log "ok Kubespray $KUBESPRAY_VERSION derives $(jq '.files | length' "$OUT/sources/derived.json") files and $(jq '.images | length' "$OUT/sources/derived.json") images at the recipe's versions"
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    build_sources "$k8s" >/dev/null
+    d="$OUT/sources$(sfx "$k8s")/derived.json"
+    log "ok Kubespray $KUBESPRAY_VERSION derives $(jq '.files | length' "$d") files and $(jq '.images | length' "$d") images at the recipe's versions for Kubernetes $k8s$(jq -r 'if .groupVars then " (group_vars \(.groupVars | to_entries | map("\(.key)=\(.value)") | join(" ")))" else "" end' "$d")"
+  done
 }
 
 # ------------------------------------------------------------- step runner --
+# A step NAME runs build_NAME (dashes as underscores); NAME-<version> runs build_NAME <version>.
 if [[ ${1:-} == --step ]]; then
   set -x
-  "build_${2//-/_}"
+  if [[ $2 =~ ^(.+)-([0-9]+(\.[0-9]+)+)$ ]]; then
+    "build_${BASH_REMATCH[1]//-/_}" "${BASH_REMATCH[2]}"
+  else
+    "build_${2//-/_}"
+  fi
   exit 0
 fi
 
-STEPS=(sources crane debs kube-vip flannel-cni crictl runc cni coredns etcd flannel containerd nerdctl kubernetes)
+STEPS=(sources "sources-$UPGRADE_FROM_K8S" crane debs kube-vip flannel-cni crictl runc cni coredns "coredns-$COREDNS_FROM"
+  etcd flannel containerd nerdctl kubernetes "kubernetes-$UPGRADE_FROM_K8S")
 
 for cmd in go gcc jq curl python3 apt-get apt-cache dpkg-deb docker-registry busybox tar gzip sha256sum ldconfig; do
   command -v "$cmd" >/dev/null || die "$cmd is required (Debian: apt-get install docker-registry busybox-static gcc libseccomp-dev jq curl)"
@@ -1066,12 +1247,16 @@ log "assembling the mirror in $MIRROR"
 t_asm=$SECONDS
 mkdir -p "$MIRROR/bin"
 install -m 0755 "$OUT/crane/crane" "$MIRROR/bin/crane"
-cp "$OUT/sources/derived.json" "$MIRROR/derived.json"
+# derive.py as this script writes it (a cached sources step may have written an older one).
+write_derive_py
+for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+  cp "$OUT/sources$(sfx "$k8s")/derived.json" "$(derived_of "$k8s")"
+done
 assemble_files
 log "checking the files repo"
-check_files
+for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do check_files "$k8s"; done
 assemble_images
-write_manifest
+for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do write_manifest "$k8s"; done
 t_asm=$((SECONDS - t_asm))
 
 {
@@ -1087,10 +1272,12 @@ t_asm=$((SECONDS - t_asm))
     "$(du -sm "$MIRROR/files" | cut -f1)" "$(du -sm "$MIRROR/registry" | cut -f1)" "$(du -sm "$BUILD" | cut -f1)"
   printf '\nDebian packages in the kube-proxy and flannel images:\n'
   sed 's/^/  /' "$OUT/debs/packages.txt"
-  printf '\nfiles:\n'
-  jq -r '.files[] | "  \(.path)  \(.sha256)"' "$MIRROR/manifest.json"
-  printf '\nimages:\n'
-  jq -r '.images[] | "  \(.repo):\(.tag)"' "$MIRROR/manifest.json"
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+    printf '\nKubernetes %s (manifest%s.json): files:\n' "$k8s" "$(sfx "$k8s")"
+    jq -r '.files[] | "  \(.path)  \(.sha256)"' "$MIRROR/manifest$(sfx "$k8s").json"
+    printf 'images:\n'
+    jq -r '.images[] | "  \(.repo):\(.tag)"' "$MIRROR/manifest$(sfx "$k8s").json"
+  done
 } >"$MIRROR/build-report.txt"
 sed 's/^/[mirror] /' "$MIRROR/build-report.txt" >&2
 
