@@ -752,7 +752,7 @@ kha_covered() {
 kha_progress() {
   awk -v limit=${PROGRESS_LINE_LIMIT} -v width=${PROGRESS_LINE_WIDTH} -v logfile="$kha_log" '
     /^PLAY RECAP/ { recap = 1 }
-    recap || /^(PLAY|TASK|RUNNING HANDLER) \[/ || /^(fatal|failed|FAILED|ERROR|\[ERROR|\[WARNING)/ || /UNREACHABLE|unreachable=[1-9]/ {
+    recap || /^(PLAY|TASK|RUNNING HANDLER) \[/ || /^(fatal|failed|FAILED|ERROR|\[ERROR|\[WARNING)/ || /UNREACHABLE|unreachable=[1-9]/ || /"msg": "kubespray-ha recovery: / {
       if (n < limit) { print substr($0, 1, width) > "/dev/stderr"; fflush("/dev/stderr") }
       else if (n == limit) { print "kubespray-ha: more progress in " logfile > "/dev/stderr"; fflush("/dev/stderr") }
       n++

@@ -10,8 +10,8 @@
 // The decision is read from the cluster, never from local files (a fresh checkout, a second operator or a
 // CI runner has none): before cluster.yml, while this run dir has no record of a completed cluster.yml,
 // the cluster command's create runs RECOVER_PLAYBOOK, which
-//   1. reads, on every control plane, whether kubeadm ran there (kubelet config or admin.conf) and whether
-//      an API server answers there (TCP 127.0.0.1:6443 within 60 s), and, on every etcd member, whether etcd
+//   1. reads, on every control plane, whether kubeadm ran there (kubelet config or admin.conf) and, where it
+//      did, whether an API server answers there (TCP 127.0.0.1:6443 within 60 s), and, on every etcd member, whether etcd
 //      holds Kubernetes data: `etcdctl get /registry --prefix --keys-only --limit=1` with the member's own
 //      client certificate (Kubespray's host etcd: /etc/ssl/etcd/ssl/admin-<host>.pem; kubeadm's etcd:
 //      /etc/kubernetes/pki/etcd/healthcheck-client.crt). A key there means an API server once wrote to
@@ -20,7 +20,8 @@
 //   2. resets (`kubeadm reset -f`) a control plane only if kubeadm ran there, no control plane's API answers,
 //      and etcd was read and holds no Kubernetes data: a first init or join that never completed. Anything
 //      else resets nothing, kube_control_plane[0] included (a cluster that has answered has /registry keys).
-//   Each control plane's decision and its reason go to the log (Pulumi's and the run's log file).
+//   Each control plane's decision and its reason go to the log (the run's log file, and Pulumi's: the
+//   progress filter passes the "kubespray-ha recovery:" lines).
 // etcd itself is never touched (reset.yml would wipe it and every node). Pure: text only.
 import { API_PORT } from "../config/vip";
 
@@ -81,7 +82,7 @@ export const RECOVER_PLAYBOOK = `# kubespray-ha: read the cluster before cluster
         timeout: "${defaultVar("kha_api_timeout")}"
       register: kha_api
       ignore_errors: true
-      when: "'kube_control_plane' in group_names"
+      when: "'kube_control_plane' in group_names and (kha_kubelet_config_stat.stat.exists or kha_admin_conf_stat.stat.exists)"
     - name: kubespray-ha | does etcd hold Kubernetes data (a key under /registry)
       ansible.builtin.shell: "{{ kha_etcd_registry_read | default(kha_etcd_registry_read_default) }}"
       vars:
