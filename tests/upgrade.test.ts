@@ -63,6 +63,28 @@ describe("version changes the preview refuses, each naming its config key", () =
         expect(removed.errors).toEqual([expect.stringMatching(/comes with other changes that run Kubespray: worker worker2 \(delete\)\./)]);
     });
 
+    it("at preview the component compares the last deployment's specs (real addresses) with its skeleton (addresses pending): a version change alone still passes", () => {
+        // What KubesprayRun's gate compares (run.ts): the deployed specs against specs of pending addresses.
+        const deployed = (extra: Record<string, unknown>) => {
+            const config = parseClusterConfig(stack(extra), { stack: "test" });
+            return kubesprayCommandSpecs(config, renderTimeMachines(config).map((m) => ({ ...m, sshAddress: `203.0.113.${m.ip.split(".")[3]}` })));
+        };
+        const skeleton = (extra: Record<string, unknown>) => {
+            const config = parseClusterConfig(stack(extra), { stack: "test" });
+            return kubesprayCommandSpecs(config, renderTimeMachines(config).map((m) => ({ ...m, sshAddress: "<pending>" })));
+        };
+        const offline = (kubeadm: string) => ({ offline: { filesRepo: "http://10.0.1.2:8080", registry: "10.0.1.2:5000", checksums: { kubeadm } } });
+        const before = deployed({ kubeVersion: "1.34.2", ...offline(SHA_A) });
+        // The triggers differ (addresses), the settings do not.
+        expect(predictRuns(before, skeleton({ kubeVersion: "1.35.4", ...offline(SHA_B) })).errors).toEqual([]);
+        expect(predictRuns(before, skeleton({ kubeVersion: "1.35.4", ...offline(SHA_B), groupVars: { dns_mode: "coredns" } })).errors).toEqual([
+            expect.stringMatching(/^kubeVersion: 1\.34\.2 -> 1\.35\.4 comes with other changes that run Kubespray: cluster settings \(cluster\.yml\)\./),
+        ]);
+        // A deployment from before settingsKey: its triggers are compared as they are (what npm run plan does).
+        const old = before.map((sp) => ({ ...sp, settingsKey: undefined }));
+        expect(predictRuns(old, deployed({ kubeVersion: "1.35.4", ...offline(SHA_B) })).errors).toEqual([]);
+    });
+
     it("the helper names keys and reasons for every rule, from versions alone", () => {
         expect(versionChangeErrors({ kubespray: "v2.31.0", kube: "1.34.7", pinned: true }, { kubespray: "v2.31.0", kube: "1.35.4", pinned: true })).toEqual([]);
         expect(versionChangeErrors({ kubespray: "v2.31.0", kube: "1.35.4", pinned: false }, { kubespray: "v2.31.0", kube: "1.35.4", pinned: true })).toEqual([]);

@@ -138,6 +138,12 @@ export interface CommandSpec {
      * reads them back (./etcd-names.ts) so members keep their names. Absent in deployments from before it.
      */
     etcdMemberNames?: EtcdMemberNames;
+    /**
+     * Cluster and node commands: a hash of their triggers as the config alone makes them (every SSH address,
+     * the public API addresses and the etcd member names left out), so a deployment's specs and the
+     * component's preview skeleton (addresses still pending) compare equal when no setting changed.
+     */
+    settingsKey?: string;
     /** The cluster command: the API endpoint the cluster was built for (a VIP change on a deployed cluster is refused). */
     apiEndpoint?: { vip: string; domainName: string };
     /** The upgrade command: the versions this deployment runs (the next one's version rules compare them). */
@@ -150,6 +156,8 @@ export interface CommandSpec {
 export interface CommandSpecOptions {
     /** Only build the specs with these ids (faster; the component builds each from its own machines). */
     only?: readonly string[];
+    /** Internal: leave settingsKey out (the pass that computes it). */
+    withoutSettingsKey?: boolean;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -310,6 +318,19 @@ export function kubesprayCommandSpecs(
         }
         previous = id;
     }
+    if (!options.withoutSettingsKey) {
+        // The same specs from the config alone: what the preview skeleton can compare (see settingsKey).
+        const configOnly = kubesprayCommandSpecs(
+            { ...config, publicApiAddresses: undefined, etcdMemberNames: undefined },
+            machines.map((m) => ({ ...m, sshAddress: "<address>" })),
+            { ...options, withoutSettingsKey: true },
+        );
+        for (const spec of specs) {
+            if (spec.kind !== "cluster" && spec.kind !== "node") continue;
+            const same = configOnly.find((c) => c.id === spec.id);
+            if (same) spec.settingsKey = `sha256:${sha256(JSON.stringify(same.triggers))}`;
+        }
+    }
     return specs;
 }
 
@@ -446,7 +467,14 @@ function apiEndpointChange(before: CommandSpec["apiEndpoint"], after: CommandSpe
  * would apply the new version first without upgrade_cluster_setup (kubelets only); with a worker added,
  * removed or rebuilt, upgrade-cluster.yml would run on (or without) it before its own command.
  */
-function versionChange(prev: CommandSpec | undefined, next: CommandSpec | undefined, changes: readonly ResourceChange[], errors: string[]): RunPlan["upgrade"] {
+function versionChange(
+    beforeSpecs: readonly CommandSpec[],
+    afterSpecs: readonly CommandSpec[],
+    changes: readonly ResourceChange[],
+    errors: string[],
+): RunPlan["upgrade"] {
+    const prev = beforeSpecs.find((s) => s.id === "upgrade");
+    const next = afterSpecs.find((s) => s.id === "upgrade");
     if (!prev || !next?.versions) return undefined;
     const before: Partial<UpgradeVersions> = prev.versions ?? versionsFromTrigger(prev.triggers[0]);
     const after = next.versions;
@@ -454,7 +482,15 @@ function versionChange(prev: CommandSpec | undefined, next: CommandSpec | undefi
     errors.push(...versionErrors);
     if (!changes.some((c) => c.id === "upgrade" && c.op === "replace")) return undefined;
     const from = before.kube ?? "the deployed version";
-    const others = changes.filter((c) => (c.kind === "cluster" || c.kind === "node") && c.op !== "same");
+    // Another change that runs Kubespray: a worker added or removed, or a cluster/node command whose settings
+    // changed. Compared by settingsKey where both sides have one (the preview skeleton has no addresses yet).
+    const prevSpecs = new Map(beforeSpecs.map((s) => [s.id, s]));
+    const nextSpecs = new Map(afterSpecs.map((s) => [s.id, s]));
+    const others = changes.filter((c) => {
+        if ((c.kind !== "cluster" && c.kind !== "node") || c.op === "same") return false;
+        const [p, n] = [prevSpecs.get(c.id)?.settingsKey, nextSpecs.get(c.id)?.settingsKey];
+        return p === undefined || n === undefined || p !== n;
+    });
     if (others.length > 0) {
         const what = others.map((c) => (c.kind === "cluster" ? "cluster settings (cluster.yml)" : `${c.id.replace(/^node-/, "worker ")} (${c.op})`));
         errors.push(
@@ -568,7 +604,7 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
             }
         }
     }
-    const upgrade = versionChange(old.get("upgrade"), after.find((s) => s.id === "upgrade"), changes, errors);
+    const upgrade = versionChange(before ?? [], after, changes, errors);
     const inventoryChange = changes.find((c) => c.id === "inventory");
     if (before && inventoryChange?.op === "update" && runs.length === 0) {
         warnings.push(
