@@ -72,7 +72,8 @@ async function recover(states: Record<string, NodeState>): Promise<{ status: num
         return {
             status: r.status,
             reset: names.filter((n) => fs.existsSync(path.join(dir, n, "reset"))),
-            decisions: [...out.matchAll(/"msg": "kubespray-ha recovery: ([^"]+)"/g)].map((m) => m[1]),
+            // Hosts answer in any order: by host name.
+            decisions: [...out.matchAll(/"msg": "kubespray-ha recovery: ([^"]+)"/g)].map((m) => m[1]).sort(),
             out,
         };
     } finally {
