@@ -126,7 +126,9 @@ function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; wo
         enable_nodelocaldns: false,
         // cgroups are v1 only here; kubelet 1.35 refuses v1 unless told, and kubeadm's preflight must skip it.
         kubelet_fail_cgroup_v1: false,
-        kubeadm_ignore_preflight_errors: ["SystemVerification"],
+        // CreateJob: kubeadm upgrade apply's health check runs a Job that must complete within kubeadm's fixed
+        // 15 s; on these two shared cores its pod did not (the upgrade failed there, measured 2026-12-07).
+        kubeadm_ignore_preflight_errors: ["SystemVerification", "CreateJob"],
         // No CAP_SYS_RESOURCE in this sandbox: runc cannot raise oom_score_adj.
         containerd_extra_runtime_args: { restrict_oom_score_adj: true },
         // The hard RLIMIT_NOFILE here is 20000; Kubespray's base spec asks 65535 ("error setting rlimits").
