@@ -131,7 +131,7 @@ const scenarios: Scenario[] = [
         text: [
             /^!!! REFUSED: `pulumi up` would fail before running anything: vip\.address: 192\.168\.122\.100 -> 192\.168\.122\.101 on a deployed cluster: cluster\.yml would rewrite only the workers' kubelet\.conf .*keep vip\.address 192\.168\.122\.100, or deploy a new stack at the new address/m,
             /^!!! API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101, API URL https:\/\/192\.168\.122\.100:6443 -> https:\/\/192\.168\.122\.101:6443\. .*REPLACES EVERY KUBERNETES RESOURCE/m,
-            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
             /^API endpoint: CHANGED \(MOVED\)$/m,
             /^ {2}~ kube_vip_address: 192\.168\.122\.100 -> 192\.168\.122\.101$/m,
             /^ {2}~ loadbalancer_apiserver: \{"address":"192\.168\.122\.100","port":6443\} -> \{"address":"192\.168\.122\.101","port":6443\}$/m,
@@ -144,7 +144,7 @@ const scenarios: Scenario[] = [
         after: { ...baseCluster(), groupVars: { ntp_enabled: true, dns_mode: "coredns", etcd_deployment_type: "host" } },
         code: 2,
         text: [
-            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
             /^Variables \(group_vars, inventory vars\): 1 added, 0 removed, 1 changed$/m,
             /^ {2}~ ntp_enabled: false -> true$/m,
             /^ {2}\+ etcd_deployment_type: host$/m,
@@ -158,7 +158,7 @@ const scenarios: Scenario[] = [
         after: { ...libvirtRaw(), offline: { filesRepo: "http://10.0.0.5:8080", registry: "10.0.0.5:5000", registryInsecure: true, checksums: { kubeadm: "a".repeat(64) } } },
         code: 2,
         text: [
-            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
             /^Variables \(group_vars, inventory vars\): 16 added, 0 removed, 0 changed$/m,
             /^ {2}\+ files_repo \(all\): http:\/\/10\.0\.0\.5:8080$/m,
             /^ {2}\+ registry_host \(all\): 10\.0\.0\.5:5000$/m,
@@ -189,7 +189,7 @@ const scenarios: Scenario[] = [
         code: 2,
         text: [
             /^!!! API CLIENT ENDPOINT SWITCHES: hcloud\.apiEndpoint private -> public, kubeconfig server https:\/\/10\.0\.1\.5:6443 -> https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443\. .*REPLACES EVERY KUBERNETES RESOURCE.*The cluster itself stays on the VIP 10\.0\.1\.5\. A public API is reachable by anyone/m,
-            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
+            /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced\)\n {2}first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
             /^API endpoint: CHANGED \(CLIENT ENDPOINT SWITCHES\)$/m,
             /^ {2}clients: {2}private https:\/\/10\.0\.1\.5:6443 -> public https:\/\/<known after create: public IPv4 of the API Load Balancer>:6443$/m,
             /^ {2}~ supplementary_addresses_in_ssl_keys: \["10\.0\.1\.5"\] -> \["10\.0\.1\.5","<known after create: public IPv4 of the API Load Balancer>","<known after create: public IPv6 of the API Load Balancer>"\]$/m,
@@ -414,7 +414,7 @@ describe("plan --format md and json", () => {
         const md = res.stdout;
         expect(md).toMatch(/^### kubespray-ha plan: stack `dev`$/m);
         expect(md).toMatch(/^> \[!CAUTION\]\n> API ENDPOINT MOVES: VIP 192\.168\.122\.100 -> 192\.168\.122\.101/m);
-        expect(md).toMatch(/^\*\*Playbooks that would run, in order \(1\):\*\*\n\n1\. `cluster\.yml` \(cluster replaced\)\n\n- not run: upgrade: cluster\.yml deployed kube_version 1\.35\.4 in this deployment\n- not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment\n\n- first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check/m);
+        expect(md).toMatch(/^\*\*Playbooks that would run, in order \(1\):\*\*\n\n1\. `cluster\.yml` \(cluster replaced\)\n\n- not run: upgrade: cluster\.yml deployed kube_version 1\.35\.4 in this deployment\n- not run: node-kubenode4: kubenode4 was set up by cluster\.yml in this deployment\n\n- first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check/m);
         expect(md).toMatch(/^> \[!CAUTION\]\n> \*\*Refused\*\*: `pulumi up` would fail before running anything: kubeVersion: 1\.34\.3 -> 1\.35\.4 comes with other changes that run Kubespray: cluster settings \(cluster\.yml\), worker kubenode4 \(create\)\. .*Split the change/m);
         expect(md).toMatch(/^\| added \| `kubenode4` \| `192\.168\.122\.24` \| worker \| {2}\|$/m);
         expect(md).toMatch(/^\| VIP \| `192\.168\.122\.100` \| `192\.168\.122\.101` \*\*MOVED\*\* \|$/m);
@@ -516,7 +516,7 @@ describe("npm run plan: nodes rebuilt by the change (the real CLI)", () => {
             after: open({ ...libvirtRaw(), ssh: { ...libvirtRaw().ssh, publicKey: OTHER_KEY } }),
             code: 2,
             text: [
-                /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced, machine replaced: kubenode1, kubenode2, kubenode3\)\n {2}first: before cluster\.yml, while the run dir has no completed cluster\.yml: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
+                /^Playbooks that would run, in order:\n {2}1\. cluster\.yml +\(cluster replaced, machine replaced: kubenode1, kubenode2, kubenode3\)\n {2}first: before cluster\.yml, when a cluster\.yml started from this run dir never completed: the recovery check reads the cluster [^\n]*Control planes checked: [^\n]*\n\n/m,
                 /^Machines replaced: 3 rebuilt$/m,
                 ...[1, 2, 3].map((i) => new RegExp(`^ {2}rebuilt: kubenode${i} \\(cloud-init user-data \\(ssh\\.user, SSH public key\\) changed\\)$`, "m")),
                 /^!!! ETCD MEMBERS REBUILT BLANK: kubenode1, kubenode2, kubenode3\. .*a new, empty cluster\.$/m,

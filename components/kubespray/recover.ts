@@ -8,8 +8,9 @@
 // cluster that never answered.
 //
 // The decision is read from the cluster, never from local files (a fresh checkout, a second operator or a
-// CI runner has none): before cluster.yml, while this run dir has no record of a completed cluster.yml,
-// the cluster command's create runs RECOVER_PLAYBOOK, which
+// CI runner whose earlier cluster.yml failed has the same records as a first run that failed): before
+// cluster.yml, when a cluster.yml started from this run dir never completed (a cluster-attempt record, no
+// cluster-run record), the cluster command's create runs RECOVER_PLAYBOOK, which
 //   1. reads, on every control plane, whether kubeadm ran there (kubelet config or admin.conf) and, where it
 //      did, whether an API server answers there (TCP 127.0.0.1:6443 within 60 s), and, on every etcd member, whether etcd
 //      holds Kubernetes data: `etcdctl get /registry --prefix --keys-only --limit=1` with the member's own
@@ -57,7 +58,7 @@ const defaultVar = (name: keyof typeof RECOVER_DEFAULTS) => {
     return `{{ ${name} | default(${typeof v === "number" ? v : `'${v}'`}) }}`;
 };
 
-/** The playbook run before cluster.yml while the run dir has no completed cluster.yml (Kubespray's inventory and ansible.cfg). */
+/** The playbook run before cluster.yml when a cluster.yml started from this run dir never completed (Kubespray's inventory and ansible.cfg). */
 export const RECOVER_PLAYBOOK = `# kubespray-ha: read the cluster before cluster.yml; reset only control planes of a first init/join that never completed (components/kubespray/recover.ts)
 - name: kubespray-ha | read the cluster (kubeadm state, API servers, etcd data)
   hosts: kube_control_plane:etcd
@@ -136,15 +137,14 @@ const EOF = "KHA_RECOVER_EOF";
  * run that never completed left; then the attempt record.
  */
 export function recoverAbortedFirstRun(): string {
-    return `# Before cluster.yml, while this run dir has no completed cluster.yml (components/kubespray/recover.ts).
+    return `# Before cluster.yml, when a cluster.yml started from this run dir never completed (components/kubespray/recover.ts).
 if [ ! -f "$KHA_RUN_DIR/${CLUSTER_RUN_FILE}" ]; then
   if [ -f "$KHA_RUN_DIR/${CLUSTER_ATTEMPT_FILE}" ]; then
-    echo "kubespray-ha: the cluster.yml started $(cat "$KHA_RUN_DIR/${CLUSTER_ATTEMPT_FILE}") never completed from this run dir" | tee -a "$kha_log" >&2
-  fi
-  echo "kubespray-ha: no completed cluster.yml recorded in $KHA_RUN_DIR: reading the cluster first; kubeadm reset -f only on control planes where kubeadm ran, while no API server answers and etcd holds no Kubernetes data" | tee -a "$kha_log" >&2
-  cat > "$kha_tmp/kubespray-ha-recover.yml" <<'${EOF}'
+    echo "kubespray-ha: the cluster.yml started $(cat "$KHA_RUN_DIR/${CLUSTER_ATTEMPT_FILE}") from this run dir never completed: reading the cluster first; kubeadm reset -f only on control planes where kubeadm ran, while no API server answers and etcd holds no Kubernetes data" | tee -a "$kha_log" >&2
+    cat > "$kha_tmp/kubespray-ha-recover.yml" <<'${EOF}'
 ${RECOVER_PLAYBOOK}${EOF}
-  kha_playbook "$kha_tmp/kubespray-ha-recover.yml"
+    kha_playbook "$kha_tmp/kubespray-ha-recover.yml"
+  fi
   date -u +%Y-%m-%dT%H:%M:%SZ > "$KHA_RUN_DIR/${CLUSTER_ATTEMPT_FILE}"
 fi
 `;
@@ -153,7 +153,7 @@ fi
 /** What the plan says the cluster command's create does first (the same rule the playbook logs per node). */
 export function recoveryNote(controlPlanes: readonly string[]): string {
     return (
-        `before cluster.yml, while the run dir has no completed cluster.yml: the recovery check reads the cluster (components/kubespray/recover.ts) and ` +
+        `before cluster.yml, when a cluster.yml started from this run dir never completed: the recovery check reads the cluster (components/kubespray/recover.ts) and ` +
         `runs kubeadm reset -f only on a control plane where kubeadm ran while no API server answers and etcd holds no Kubernetes data ` +
         `(a first init/join that never completed); on a cluster that has answered it resets nothing, ${controlPlanes[0] ?? "kube_control_plane[0]"} (kube_control_plane[0]) included. ` +
         `Control planes checked: ${controlPlanes.join(", ")}.`
