@@ -255,6 +255,7 @@ export function kubesprayCommandSpecs(
             workers: workers.map((m) => m.name),
         };
         const upgradeSettings = { groupVars: config.groupVars, extraArgs: config.kubespray.extraArgs };
+        const versions = upgradeVersions(config);
         specs.push({
             id: "upgrade",
             kind: "upgrade",
@@ -263,14 +264,14 @@ export function kubesprayCommandSpecs(
             create: {
                 playbooks: [{ playbook: "upgrade-cluster.yml" }],
                 skipIf: { kind: "kube-version-deployed-by-cluster-run", kubeVersion },
-                announce: upgradeSteps(upgradeVersions(config).kube, upgradeNodes, upgradeSettings, { workerNames: false }),
+                announce: upgradeSteps(versions.kube, upgradeNodes, upgradeSettings, { workerNames: false }),
             },
             update: nothing(),
             dependsOn: ["cluster"],
             machines: [],
             deleteBeforeReplace: false,
-            versions: upgradeVersions(config),
-            upgradeSteps: upgradeSteps(upgradeVersions(config).kube, upgradeNodes, upgradeSettings),
+            versions,
+            upgradeSteps: upgradeSteps(versions.kube, upgradeNodes, upgradeSettings),
         });
     }
     if (wanted("kubeconfig")) {
