@@ -90,8 +90,10 @@ async function main(): Promise<void> {
 }
 
 // `npm run bench -- --vms`: real VMs instead (before main() installs the mocks); `--cluster`: the real
-// cluster's figures from test-results/real-cluster.json (scripts/bench-cluster.ts).
-const run = process.argv.includes("--cluster") ? () => import("./bench-cluster").then((m) => m.main())
+// cluster's figures from test-results/real-cluster.json (scripts/bench-cluster.ts); `--failover`: the failover
+// bench on a real cluster (scripts/bench-failover.ts).
+const run = process.argv.includes("--failover") ? () => import("./bench-failover").then((m) => m.main())
+    : process.argv.includes("--cluster") ? () => import("./bench-cluster").then((m) => m.main())
     : process.argv.includes("--vms") ? () => import("./bench-vms").then((m) => m.main()) : main;
 run().catch((err) => {
     console.error(err);
