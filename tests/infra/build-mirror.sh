@@ -28,6 +28,14 @@
 # kubeadm/kubelet/kubectl and the four kubeadm images at v1.34.2, and coredns
 # 1.12.1 (coredns_supported_versions['1.34']).
 #
+# One image beyond both sets: kube-vip 1.0.4 (KUBE_VIP_EXTRA), in the same
+# repository kube-vip/kube-vip as Kubespray's pinned 1.0.3, which stays the
+# default of both sets. Issue 23's failover bench compares the two: 1.0.4 fixes
+# the stalled leader election of kube-vip 1.0.1-1.0.3 (kube-vip #1377, PRs
+# #1383/#1386). It is what Kubespray derives with group_vars
+# `kube_vip_version: "1.0.4"`, built exactly like 1.0.3 from its snapshot, and
+# recorded in manifest-extra.json, not in the per-version manifests.
+#
 #   MIRROR="$(tests/infra/build-mirror.sh)"      # cold ~30-50 min, cached: seconds
 #   tests/infra/build-mirror.sh --check-sources  # every metadata/source step, no compile: minutes
 #   tests/infra/mirror.sh start 10.250.X.1 8080 5000 /tmp/mirror-state
@@ -54,7 +62,8 @@
 #                  gcr/docker/quay/github_image_repo = <registry>: kube-apiserver,
 #                  kube-controller-manager, kube-scheduler, kube-proxy, pause,
 #                  coredns/coredns, kube-vip/kube-vip, flannel/flannel,
-#                  flannel/flannel-cni-plugin; the union of both versions' tags.
+#                  flannel/flannel-cni-plugin; the union of both versions' tags,
+#                  and kube-vip/kube-vip:v1.0.4 (manifest-extra.json).
 #                  Plain HTTP: containerd needs
 #                  containerd_registries_mirrors with host http://... and
 #                  skip_verify: true.
@@ -71,6 +80,11 @@
 #   feed into offline.checksums for a 1.34.2 stack):
 #   checksums-1.34.2.json, manifest-1.34.2.json, derived-1.34.2.json
 #                  (derived with kube_version 1.34.2 and etcd_version 3.6.10).
+#   manifest-extra.json {"kubesprayVersion", "groupVars": {"kube_vip_version":
+#                  "1.0.4"}, "images": [{repo, tag, digest}]}: the images the
+#                  registry holds beyond both sets, each what Kubespray derives
+#                  for 1.35.4 with groupVars added (derived-extra.json: that
+#                  derivation's images that derived.json lacks).
 #   build-report.txt  per-step cold wall/CPU/peak memory and sizes.
 #   bin/crane      crane v0.22.1 (the tests use it to pull).
 #   COMPLETE       stamp, written last: when present the script only prints
@@ -94,8 +108,8 @@
 #   etcd etcdctl etcdutl, coredns, CNI plugins, containerd, runc (cgo, static,
 #     libseccomp), crictl, crane: wrapper modules from the Go module proxy.
 #   flanneld: a copy of the module without its tencentvpc backend (the proxy
-#     refuses that dependency). kube-vip, nerdctl, flannel cni-plugin: from
-#     ../shared/third-party-src (not on the proxy).
+#     refuses that dependency). kube-vip (1.0.3 and 1.0.4), nerdctl, flannel
+#     cni-plugin: from ../shared/third-party-src (not on the proxy).
 #   kube-proxy and flannel images get iptables (nft), ip6tables, nft, ipset and
 #     conntrack from Debian packages (apt-get download, dpkg-deb -x); images
 #     that need `cp` get busybox-static.
@@ -112,7 +126,8 @@
 #   KUBESPRAY_HA_MIRROR_REBUILD=1 reassemble the mirror (built binaries are reused;
 #                                 remove mirror-build/stamps/<step> to rebuild one)
 # Steps of the second version are named <step>-<version> (kubernetes-1.34.2,
-# coredns-1.12.1, sources-1.34.2): their own stamps, outputs in out/<step>-<version>.
+# coredns-1.12.1, sources-1.34.2, and kube-vip-1.0.4 for the extra image): their
+# own stamps, outputs in out/<step>-<version> (out/kube_vip-1.0.4).
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
@@ -120,7 +135,7 @@ REPO_ROOT="$(cd "$(dirname "$SELF")/../.." && pwd)"
 
 KUBESPRAY_VERSION=v2.31.0
 # Bump when the layout or the contents of the mirror change.
-RECIPE=2
+RECIPE=3
 # What this recipe builds; checked against what the Kubespray tree derives.
 K8S=1.35.4
 # The version the upgrade test deploys first, and what Kubespray derives for it that differs
@@ -136,11 +151,14 @@ NERDCTL=2.2.2
 PAUSE=3.10.1
 COREDNS=1.12.4
 KUBE_VIP=1.0.3
+# Beyond Kubespray's sets (manifest-extra.json, see the header): kube-vip 1.0.4 for issue 23's bench.
+KUBE_VIP_EXTRA=1.0.4
 FLANNEL=0.28.4
 FLANNEL_CNI=1.7.1-flannel1
 CRANE=v0.22.1
 # Commits of the ../shared/third-party-src snapshots (see its README.md).
 KUBE_VIP_COMMIT=28bec598f5f35dbf0368e59834b9544a5825c90f
+KUBE_VIP_EXTRA_COMMIT=ff40ff06a3d6ee2d4452968e46cfa7e5ac4cc456
 NERDCTL_COMMIT=20bbfaa940ddc532b8587ac6aeef88e76c8abf77
 FLANNEL_CNI_COMMIT=c11ca80f81318f05375a47046f26c87a3c61dc6f
 
@@ -517,6 +535,22 @@ derive() {
   python3 "$BUILD/derive.py" "$KS" "$1" "$KUBESPRAY_VERSION" "${ov[@]}"
 }
 
+# derive_extra DERIVED: derived-extra.json: the images Kubespray derives for K8S with group_vars
+# kube_vip_version=KUBE_VIP_EXTRA that DERIVED (K8S's derivation) lacks; exactly kube-vip at that tag,
+# with the same files as DERIVED.
+derive_extra() {
+  python3 "$BUILD/derive.py" "$KS" files "$KUBESPRAY_VERSION" "kube_vip_version=$KUBE_VIP_EXTRA" |
+    jq --slurpfile b "$1" --arg t "v$KUBE_VIP_EXTRA" '
+      [$b[0].images[] | "\(.repo):\(.tag)"] as $have
+      | [.images[] | select("\(.repo):\(.tag)" | IN($have[]) | not)] as $new
+      | if .errors != {} then error("could not evaluate some downloads: \(.errors)")
+        elif .files != $b[0].files then error("its files differ from the default derivation")
+        elif ($new | map("\(.name) \(.tag)")) != ["kube-vip \($t)"] then error("its new images are \($new | map(.ref))")
+        else {kubesprayVersion, filesRepo, registry, groupVars, versions: {kube_vip_version: .versions.kube_vip_version},
+              files: [], images: $new} end' ||
+    die "Kubespray $KUBESPRAY_VERSION with kube_vip_version=$KUBE_VIP_EXTRA does not derive just kube-vip:v$KUBE_VIP_EXTRA more"
+}
+
 # build_sources [K8S_VERSION]: extracts Kubespray (for K8S only) and derives that version's artifacts
 # into $OUT/sources[-<version>]/derived.json, checked against the versions this recipe builds.
 build_sources() {
@@ -673,12 +707,20 @@ build_crictl() {
   run_in "$w" go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=v$CRICTL" -o "$OUT/crictl/crictl" "$m/cmd/crictl"
 }
 
+# build_kube_vip [VERSION]: kube-vip VERSION (default KUBE_VIP) in $OUT/kube_vip, or KUBE_VIP_EXTRA in
+# $OUT/kube_vip-VERSION (step kube-vip-VERSION); the same build for both.
 build_kube_vip() {
-  extract "kube-vip-v$KUBE_VIP"
-  rm -rf "$OUT/kube_vip"
-  mkdir -p "$OUT/kube_vip"
-  run_in "$WORK/kube-vip-v$KUBE_VIP" go build -trimpath \
-    -ldflags "-s -w -X=main.Version=v$KUBE_VIP -X=main.Build=${KUBE_VIP_COMMIT:0:8}" -o "$OUT/kube_vip/kube-vip" .
+  local v="${1:-$KUBE_VIP}" o="$OUT/kube_vip" commit
+  case "$v" in
+  "$KUBE_VIP") commit="$KUBE_VIP_COMMIT" ;;
+  "$KUBE_VIP_EXTRA") commit="$KUBE_VIP_EXTRA_COMMIT" o+="-$v" ;;
+  *) die "this recipe builds no kube-vip $v" ;;
+  esac
+  extract "kube-vip-v$v"
+  rm -rf "$o"
+  mkdir -p "$o"
+  run_in "$WORK/kube-vip-v$v" go build -trimpath \
+    -ldflags "-s -w -X=main.Version=v$v -X=main.Build=${commit:0:8}" -o "$o/kube-vip" .
 }
 
 build_nerdctl() {
@@ -741,7 +783,8 @@ build_debs() {
 }
 
 # ------------------------------------------------------------ the files repo --
-# derived_of K8S_VERSION: that version's derivation in the mirror (derived.json for K8S).
+# derived_of K8S_VERSION: that version's derivation in the mirror (derived.json for K8S); "extra":
+# derived-extra.json (see derive_extra).
 derived_of() {
   printf '%s' "$MIRROR/derived$(sfx "$1").json"
 }
@@ -900,11 +943,12 @@ image_ref() {
     die "Kubespray derives no image $2 for Kubernetes $1"
 }
 
-# The repo:tag of every image pushed (each is built once, whichever versions derive it).
+# The repo:tag of every image pushed -> its digest (each is built once, whichever versions derive it).
 declare -A PUSHED=()
 
 # push_image K8S_VERSION NAME ENTRYPOINT [ENV]: builds $WORK/images/K8S_VERSION/NAME/root (already
-# filled) into the layer, pushes it as the repo:tag Kubespray derives for NAME at that version.
+# filled) into the layer, pushes it as the repo:tag Kubespray derives for NAME at that version
+# (K8S_VERSION "extra": in derived-extra.json) and records its digest in PUSHED.
 push_image() {
   local k8s="$1" name="$2" entry="$3" env="${4:-}" rt ref
   rt="$(image_ref "$k8s" "$name")"
@@ -916,8 +960,19 @@ push_image() {
   local -a mut=(--set-platform linux/amd64 --entrypoint "$entry")
   [[ -n $env ]] && mut+=(--env "$env")
   "$CRANE" mutate --insecure "$ref" "${mut[@]}" -t "$ref" >/dev/null 2>>"$BUILD/logs/images.log"
-  PUSHED[$rt]=1
-  log "  pushed $rt ($(du -m "$d/layer.tar" | cut -f1) MB uncompressed, $("$CRANE" digest --insecure "$ref" 2>/dev/null))"
+  PUSHED[$rt]="$("$CRANE" digest --insecure "$ref" 2>>"$BUILD/logs/images.log")" || die "$ref: no digest after the push"
+  log "  pushed $rt ($(du -m "$d/layer.tar" | cut -f1) MB uncompressed, ${PUSHED[$rt]})"
+}
+
+# push_kube_vip K8S_VERSION BINARY_DIR: the kube-vip image of BINARY_DIR/kube-vip (with CA
+# certificates, like upstream's image FROM scratch).
+push_kube_vip() {
+  local r
+  r="$(image_root "$1" kube-vip)"
+  skeleton "$r"
+  with_certs "$r"
+  install -m 0755 "$2/kube-vip" "$r/kube-vip"
+  push_image "$1" kube-vip /kube-vip
 }
 
 # image_root K8S_VERSION NAME: a fresh root dir for the image NAME of that version (printed).
@@ -1048,11 +1103,8 @@ EOF
   r="$(image_root "$K8S" pod_infra)"
   install -m 0755 "$OUT/kubernetes/pause" "$r/pause"
   push_image "$K8S" pod_infra /pause
-  r="$(image_root "$K8S" kube-vip)"
-  skeleton "$r"
-  with_certs "$r"
-  install -m 0755 "$OUT/kube_vip/kube-vip" "$r/kube-vip"
-  push_image "$K8S" kube-vip /kube-vip
+  push_kube_vip "$K8S" "$OUT/kube_vip"
+  push_kube_vip extra "$OUT/kube_vip-$KUBE_VIP_EXTRA"
   r="$(image_root "$K8S" flannel)"
   mkdir -p "$r/opt/bin"
   skeleton "$r"
@@ -1066,9 +1118,9 @@ EOF
   install -m 0755 "$OUT/flannel_cni/flannel" "$r/flannel"
   push_image "$K8S" flannel_init /flannel "$IMAGE_PATH_ENV"
 
-  # Every image Kubespray derives, at either version, must be in the registry.
+  # Every image Kubespray derives, at either version and with the extra group_vars, must be in the registry.
   local n rt
-  for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
+  for k8s in "$K8S" "$UPGRADE_FROM_K8S" extra; do
     while read -r n rt; do
       [[ -n ${PUSHED[$rt]:-} ]] || die "Kubespray derives image $n ($rt) for Kubernetes $k8s but this recipe does not build it"
     done < <(jq -r '.images[] | "\(.name) \(.repo):\(.tag)"' "$(derived_of "$k8s")")
@@ -1082,6 +1134,8 @@ EOF
   expect "image pause" "v$PAUSE" in_root "$VERIFY_ROOT" "$VERIFY_EP" -v
   verify_image "$K8S" kube-vip
   expect "image kube-vip" "v$KUBE_VIP" in_root "$VERIFY_ROOT" "$VERIFY_EP" version
+  verify_image extra kube-vip
+  expect "image kube-vip $KUBE_VIP_EXTRA" "v$KUBE_VIP_EXTRA" in_root "$VERIFY_ROOT" "$VERIFY_EP" version
   verify_image "$K8S" flannel
   expect "image flannel" "^v$FLANNEL\$" in_root "$VERIFY_ROOT" "$VERIFY_EP" --version
   expect "image flannel iptables" "\(nf_tables\)" in_root "$VERIFY_ROOT" iptables --version
@@ -1114,6 +1168,19 @@ write_manifest() {
     die "a file derived for Kubernetes $1 is missing from the files repo"
 }
 
+# write_manifest_extra: manifest-extra.json of derived-extra.json, with each image's digest as pushed.
+write_manifest_extra() {
+  local digests rt
+  digests="$(for rt in "${!PUSHED[@]}"; do printf '%s\t%s\n' "$rt" "${PUSHED[$rt]}"; done |
+    jq -Rn '[inputs | split("\t") | {key: .[0], value: .[1]}] | from_entries')"
+  jq --argjson dg "$digests" --arg v "$KUBESPRAY_VERSION" '
+    {kubesprayVersion: $v, groupVars,
+     images: (.images | map({repo, tag, digest: $dg["\(.repo):\(.tag)"]}) | sort_by(.repo, .tag))}' \
+    "$(derived_of extra)" >"$MIRROR/manifest-extra.json"
+  jq -e '.images | length > 0 and all(.digest | test("^sha256:[0-9a-f]{64}$"))' "$MIRROR/manifest-extra.json" >/dev/null ||
+    die "manifest-extra.json: an extra image without a digest"
+}
+
 # ---------------------------------------------------------- --check-sources --
 # Every metadata and source step of the build, without a compile: the upstream snapshots against
 # SHA256SUMS, each module's .info (release time, Origin against the pins) and go.mod on the module
@@ -1122,7 +1189,7 @@ write_manifest() {
 # field or a module the proxy lacks fails in minutes instead of after an hour of builds.
 check_sources() {
   local n m p
-  for n in "kubespray-$KUBESPRAY_VERSION" "kube-vip-v$KUBE_VIP" "nerdctl-v$NERDCTL" "flannel-cni-plugin-v$FLANNEL_CNI"; do
+  for n in "kubespray-$KUBESPRAY_VERSION" "kube-vip-v$KUBE_VIP" "kube-vip-v$KUBE_VIP_EXTRA" "nerdctl-v$NERDCTL" "flannel-cni-plugin-v$FLANNEL_CNI"; do
     tarball "$n" >/dev/null
     log "ok snapshot $n.tar.gz"
   done
@@ -1162,6 +1229,8 @@ check_sources() {
     d="$OUT/sources$(sfx "$k8s")/derived.json"
     log "ok Kubespray $KUBESPRAY_VERSION derives $(jq '.files | length' "$d") files and $(jq '.images | length' "$d") images at the recipe's versions for Kubernetes $k8s$(jq -r 'if .groupVars then " (group_vars \(.groupVars | to_entries | map("\(.key)=\(.value)") | join(" ")))" else "" end' "$d")"
   done
+  d="$(derive_extra "$OUT/sources/derived.json")"
+  log "ok the extra images (group_vars kube_vip_version=$KUBE_VIP_EXTRA): $(jq -r '[.images[].ref] | join(" ")' <<<"$d")"
 }
 
 # ------------------------------------------------------------- step runner --
@@ -1176,7 +1245,7 @@ if [[ ${1:-} == --step ]]; then
   exit 0
 fi
 
-STEPS=(sources "sources-$UPGRADE_FROM_K8S" crane debs kube-vip flannel-cni crictl runc cni coredns "coredns-$COREDNS_FROM"
+STEPS=(sources "sources-$UPGRADE_FROM_K8S" crane debs kube-vip "kube-vip-$KUBE_VIP_EXTRA" flannel-cni crictl runc cni coredns "coredns-$COREDNS_FROM"
   etcd flannel containerd nerdctl kubernetes "kubernetes-$UPGRADE_FROM_K8S")
 
 for cmd in go gcc jq curl python3 apt-get apt-cache dpkg-deb docker-registry busybox tar gzip sha256sum ldconfig; do
@@ -1252,11 +1321,13 @@ write_derive_py
 for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do
   cp "$OUT/sources$(sfx "$k8s")/derived.json" "$(derived_of "$k8s")"
 done
+derive_extra "$(derived_of "$K8S")" >"$(derived_of extra)"
 assemble_files
 log "checking the files repo"
 for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do check_files "$k8s"; done
 assemble_images
 for k8s in "$K8S" "$UPGRADE_FROM_K8S"; do write_manifest "$k8s"; done
+write_manifest_extra
 t_asm=$((SECONDS - t_asm))
 
 {
@@ -1278,6 +1349,8 @@ t_asm=$((SECONDS - t_asm))
     printf 'images:\n'
     jq -r '.images[] | "  \(.repo):\(.tag)"' "$MIRROR/manifest$(sfx "$k8s").json"
   done
+  printf '\nExtra images (manifest-extra.json, group_vars %s):\n' "$(jq -c .groupVars "$MIRROR/manifest-extra.json")"
+  jq -r '.images[] | "  \(.repo):\(.tag)  \(.digest)"' "$MIRROR/manifest-extra.json"
 } >"$MIRROR/build-report.txt"
 sed 's/^/[mirror] /' "$MIRROR/build-report.txt" >&2
 
