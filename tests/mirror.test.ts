@@ -3,9 +3,10 @@
 //   1. every file of manifest.json (Kubernetes 1.35.4) and manifest-1.34.2.json (the upgrade test's
 //      first version) is served at its files_repo path with the manifest's sha256, and checksums.json /
 //      checksums-1.34.2.json (what the tests feed into offline.checksums) agree;
-//   2. every image of both manifests is pullable from the docker-registry as linux/amd64 with its
-//      entrypoint in the image; the 1.34.2 set differs from 1.35.4's only by its Kubernetes binaries,
-//      kubeadm images and coredns;
+//   2. every image of both manifests and of manifest-extra.json is pullable from the docker-registry as
+//      linux/amd64 with its entrypoint in the image; the 1.34.2 set differs from 1.35.4's only by its
+//      Kubernetes binaries, kubeadm images and coredns; kube-vip/kube-vip holds Kubespray's v1.0.3 and the
+//      extra v1.0.4 (manifest-extra.json, not in either set);
 //   3. both servers listen only on the given address; bad addresses are refused;
 //   4. stop kills exactly the PIDs start wrote.
 // Without a built mirror the serving tests are skipped with the reason printed (under CI they fail).
@@ -15,7 +16,16 @@ import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as path from "path";
-import { MIRROR_K8S, MIRROR_SETS, MIRROR_UPGRADE_FROM_K8S, MirrorManifest, mirrorDir } from "./helpers/mirror";
+import {
+    MIRROR_EXTRA_MANIFEST,
+    MIRROR_K8S,
+    MIRROR_KUBE_VIP_EXTRA,
+    MIRROR_SETS,
+    MIRROR_UPGRADE_FROM_K8S,
+    MirrorExtraManifest,
+    MirrorManifest,
+    mirrorDir,
+} from "./helpers/mirror";
 import { requireOrSkip } from "./helpers/real-tests";
 import { tempDirs } from "./helpers/tmp";
 
@@ -37,6 +47,7 @@ function missingReason(): string | undefined {
             if (!fs.existsSync(path.join(MIRROR, file))) return `no ${file} in ${MIRROR}: a mirror of an older recipe (rebuild it with tests/infra/build-mirror.sh)`;
         }
     }
+    if (!fs.existsSync(path.join(MIRROR, MIRROR_EXTRA_MANIFEST))) return `no ${MIRROR_EXTRA_MANIFEST} in ${MIRROR}: a mirror of an older recipe (rebuild it with tests/infra/build-mirror.sh)`;
     if (!onPath("docker-registry")) return "no docker-registry (apt-get install docker-registry)";
     return undefined;
 }
@@ -125,6 +136,7 @@ describe("mirror.sh refuses what it must not bind", () => {
         checksums: (read(set.checksums) ?? {}) as Record<string, string>,
     }));
     const [current, upgradeFrom] = sets;
+    const extra = read(MIRROR_EXTRA_MANIFEST) as MirrorExtraManifest;
     let state = "";
     let filesPort = 0;
     let registryPort = 0;
@@ -200,8 +212,19 @@ describe("mirror.sh refuses what it must not bind", () => {
         },
     );
 
-    it("serves every image of both manifests as linux/amd64 with its entrypoint inside the image", () => {
-        const images = new Map(sets.flatMap(({ manifest }) => manifest.images).map((i) => [`${i.repo}:${i.tag}`, i] as const));
+    it(`holds kube-vip v${MIRROR_KUBE_VIP_EXTRA} beside Kubespray's v1.0.3, only in ${MIRROR_EXTRA_MANIFEST}`, () => {
+        for (const { manifest } of sets) expect(manifest.images.filter((i) => i.repo === "kube-vip/kube-vip")).toEqual([{ repo: "kube-vip/kube-vip", tag: "v1.0.3" }]);
+        expect(extra.kubesprayVersion).toBe("v2.31.0");
+        expect(extra.groupVars).toEqual({ kube_vip_version: MIRROR_KUBE_VIP_EXTRA });
+        expect(extra.images).toEqual([{ repo: "kube-vip/kube-vip", tag: `v${MIRROR_KUBE_VIP_EXTRA}`, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }]);
+        const repo = `${ADDRESS}:${registryPort}/kube-vip/kube-vip`;
+        expect(crane("ls", "--insecure", repo).split("\n").filter(Boolean).sort()).toEqual(["v1.0.3", `v${MIRROR_KUBE_VIP_EXTRA}`]);
+        expect(crane("digest", "--insecure", `${repo}:v${MIRROR_KUBE_VIP_EXTRA}`).trim()).toBe(extra.images[0].digest);
+    });
+
+    it("serves every image of both manifests and manifest-extra.json as linux/amd64 with its entrypoint inside the image", () => {
+        const all = [...sets.flatMap(({ manifest }) => manifest.images), ...extra.images];
+        const images = new Map(all.map((i) => [`${i.repo}:${i.tag}`, i] as const));
         for (const img of images.values()) {
             const ref = `${ADDRESS}:${registryPort}/${img.repo}:${img.tag}`;
             const m = JSON.parse(crane("manifest", "--insecure", ref));

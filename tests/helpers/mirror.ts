@@ -35,6 +35,22 @@ export const MIRROR_SETS: readonly MirrorSet[] = [
     { kubeVersion: MIRROR_UPGRADE_FROM_K8S, manifest: `manifest-${MIRROR_UPGRADE_FROM_K8S}.json`, checksums: `checksums-${MIRROR_UPGRADE_FROM_K8S}.json` },
 ];
 
+/**
+ * The kube-vip the mirror also holds beyond MIRROR_SETS (in the same repository as Kubespray's pinned 1.0.3,
+ * which stays the sets' default): issue 23's failover bench compares the two (1.0.4 fixes kube-vip #1377's
+ * stalled leader election). A stack takes it with groupVars kube_vip_version: "1.0.4".
+ */
+export const MIRROR_KUBE_VIP_EXTRA = "1.0.4";
+/** File name in the mirror dir of the images beyond MIRROR_SETS. */
+export const MIRROR_EXTRA_MANIFEST = "manifest-extra.json";
+
+/** manifest-extra.json: each image is what Kubespray derives for MIRROR_K8S with groupVars added. */
+export interface MirrorExtraManifest {
+    kubesprayVersion: string;
+    groupVars: Record<string, string>;
+    images: { repo: string; tag: string; digest: string }[];
+}
+
 export function mirrorDir(): string {
     return path.join(cacheRoot(), "mirror-v2.31.0");
 }
