@@ -23,6 +23,7 @@ const ROWS: [string, string][] = [
     ["kubeVersion", "Kubernetes"],
     ["kubeVipVersion", "kube-vip"],
     ["leaseTimings", "kube-vip lease duration/renew/retry (s)"],
+    ["etcdTimings", "etcd election timeout/heartbeat (ms)"],
 ];
 
 const show = (v: unknown): string => {
@@ -47,7 +48,6 @@ export function main(): void {
     for (const run of f.failoverRuns ?? []) {
         console.log(`failover run: ${run.kind}: ${show(run.secondsWithoutAnswer)} s without an answer, ${run.failedProbes}/${run.totalProbes} probes failed, ${run.oldHolder} -> ${run.newHolder ?? "?"} (seen after ${show(run.newHolderSeenAfter)} s)`);
     }
-    if (f.leaseExperiment) console.log(`lease experiment: ${JSON.stringify(f.leaseExperiment)}`);
     if (f.environment) console.log(`environment: ${Object.entries(f.environment).map(([k, v]) => `${k} ${v}`).join("; ")}`);
 }
 

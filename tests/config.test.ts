@@ -126,6 +126,9 @@ describe("bad input fails naming the config key", () => {
     it("duplicate node IPs", () => expectRejected((r) => (r.nodes[2].ip = "192.168.122.21"), /^nodes\[2\]\.ip$/, /duplicate/));
     it("invalid node name", () => expectRejected((r) => (r.nodes[0].name = "Kube_Node"), /^nodes\[0\]\.name$/, /DNS label/));
     it("unknown role", () => expectRejected((r) => (r.nodes[0].roles = ["master"]), /^nodes\[0\]\.roles\[0\]$/));
+    // etcd's timings (etcd refuses to start with either)
+    it("etcd election timeout under 5 heartbeats", () => expectRejected((r) => (r.etcd = { electionTimeoutMs: 1000, heartbeatIntervalMs: 250 }), /^etcd\.electionTimeoutMs$/, /5 x etcd\.heartbeatIntervalMs/));
+    it("etcd election timeout over 50 s", () => expectRejected((r) => (r.etcd = { electionTimeoutMs: 60000 }), /^etcd\.electionTimeoutMs$/, /50000/));
     // Modes
     it("ARP mode on Hetzner Cloud", () => expectRejected((r) => (r.vip.mode = "arp"), /^vip\.mode$/, /layer 3/, hcloudRaw));
     it("BGP mode on Hetzner Cloud", () => expectRejected((r) => (r.vip.mode = "bgp"), /^vip\.mode$/, /layer 3/, hcloudRaw));
@@ -218,7 +221,7 @@ describe("variables and arguments the program manages (issue 12)", () => {
     it.each([
         "kube_apiserver_port", "artifacts_dir", "kubeconfig_localhost", "loadbalancer_apiserver_port", "loadbalancer_apiserver_type",
         "apiserver_loadbalancer_domain_name", "kube_vip_leaseduration", "ansible_user", "ansible_port", "ansible_host", "ip", "access_ip",
-        "etcd_member_name", "kubeadm_version", "kube_version", "cluster_name", "node",
+        "etcd_member_name", "kubeadm_version", "kube_version", "cluster_name", "node", "etcd_election_timeout", "etcd_heartbeat_interval",
     ])("groupVars.%s is refused, naming the key", (name) =>
         expectRejected((r) => (r.groupVars = { container_manager: "containerd", [name]: "x" }), new RegExp(`^groupVars\\.${name}$`), /managed by this program/));
 

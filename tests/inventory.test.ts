@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseClusterConfig, ParseOptions } from "../components/config/config";
+import { ETCD_DEFAULTS, parseClusterConfig, ParseOptions } from "../components/config/config";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { readStackConfig } from "../components/config/stackfile";
 import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
@@ -70,9 +70,13 @@ describe("hosts.yaml", () => {
 });
 
 describe("group_vars", () => {
-    it("goes to group_vars/k8s_cluster (underscore) only", () => {
-        const files = Object.keys(render(libvirtRaw()));
-        expect(files).toEqual(["group_vars/k8s_cluster/k8s-cluster.yml", "group_vars/k8s_cluster/kube-vip.yml", "hosts.yaml"]);
+    it("goes to group_vars/k8s_cluster (underscore), etcd's timings to group_vars/all (etcd-only hosts read them too)", () => {
+        const files = render(libvirtRaw());
+        expect(Object.keys(files)).toEqual(["group_vars/all/etcd.yml", "group_vars/k8s_cluster/k8s-cluster.yml", "group_vars/k8s_cluster/kube-vip.yml", "hosts.yaml"]);
+        expect(parse(files["group_vars/all/etcd.yml"])).toEqual({ etcd_election_timeout: ETCD_DEFAULTS.electionTimeoutMs, etcd_heartbeat_interval: ETCD_DEFAULTS.heartbeatIntervalMs });
+        const raw = libvirtRaw();
+        raw.etcd = { electionTimeoutMs: 2500, heartbeatIntervalMs: 250 };
+        expect(parse(render(raw)["group_vars/all/etcd.yml"])).toEqual({ etcd_election_timeout: 2500, etcd_heartbeat_interval: 250 });
     });
     it("ARP mode on v2.31.0: every kube-vip variable and the VIP endpoint", () => {
         expect(groupVars(render(libvirtRaw()))).toEqual({

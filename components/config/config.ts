@@ -37,6 +37,9 @@ export const KUBE_VIP_DEFAULT_TAG = Object.fromEntries(
     KUBESPRAY_VERSIONS.map((v) => [v, `v${KUBESPRAY_VERSION_FACTS[v].kubeVip.default.replace(/^v/, "")}`]),
 ) as Record<KubesprayVersion, string>;
 
+/** etcd's election timeout and heartbeat by default (config key `etcd`): see the failover bench in README. */
+export const ETCD_DEFAULTS = { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 } as const;
+
 const ipv4 = z.string().refine(isIPv4, (v) => ({ message: `"${v}" is not an IPv4 address` }));
 const dnsLabel = z
     .string()
@@ -235,6 +238,19 @@ const clusterSchema = z
          * refuses to replace or delete them (`pulumi destroy` too) until this is false and an `up` ran.
          */
         protectEtcdMembers: z.boolean().default(true),
+        /**
+         * etcd's raft timings (Kubespray's etcd_election_timeout / etcd_heartbeat_interval, milliseconds), rendered
+         * into group_vars/all/etcd.yml for every etcd host. They bound the API's outage when the etcd leader dies
+         * (no write, so no kube-vip lease renewal, until a new leader is elected): defaults from the failover
+         * bench (README, "Failover bench"). etcd itself refuses an election timeout under 5 heartbeats or over 50 s.
+         */
+        etcd: z
+            .object({
+                electionTimeoutMs: z.number().int().positive().max(50000, "at most 50000 ms (etcd refuses more)").default(ETCD_DEFAULTS.electionTimeoutMs),
+                heartbeatIntervalMs: z.number().int().positive().default(ETCD_DEFAULTS.heartbeatIntervalMs),
+            })
+            .strict()
+            .default({}),
         kubespray: kubesprayRunSchema.default({}),
         /** Air-gapped installs: the files repo, the registry and checksum overrides (config/offline.ts). */
         offline: offlineSchema.optional(),
@@ -527,6 +543,9 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     const warnings = noEffectWarnings(raw as Record<string, unknown>, parsed.backend, mode);
     const bgp = resolveBgp({ mode, bgp: parsed.vip.bgp, nodes: parsed.nodes, passwords: options.bgpPeerPasswords }, problems, warnings);
     problems.push(...checkLease(parsed.vip));
+    if (parsed.etcd.electionTimeoutMs < 5 * parsed.etcd.heartbeatIntervalMs) {
+        problems.push({ key: "etcd.electionTimeoutMs", message: `${parsed.etcd.electionTimeoutMs} ms must be at least 5 x etcd.heartbeatIntervalMs (${parsed.etcd.heartbeatIntervalMs} ms): etcd refuses to start otherwise` });
+    }
     for (const p of [kubeVersionProblem(parsed.kubesprayVersion, parsed.kubeVersion), kubeProxyModeProblem(parsed.kubesprayVersion, parsed.kubeProxyMode)]) {
         if (p) problems.push(p);
     }

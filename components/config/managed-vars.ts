@@ -31,6 +31,8 @@ const OWNED: Record<string, string> = {
     ip: HOST_VARS,
     access_ip: HOST_VARS,
     etcd_member_name: HOST_VARS,
+    etcd_election_timeout: "etcd.electionTimeoutMs",
+    etcd_heartbeat_interval: "etcd.heartbeatIntervalMs",
     // remove-node.yml gets `-e node=<worker> -e skip_confirmation=true` from the program; a global value would
     // make it remove the wrong node (v2.25.1 removes every node when `node` is not what it expects).
     node: "(set by the program for remove-node.yml only)",

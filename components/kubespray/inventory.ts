@@ -141,6 +141,8 @@ export function renderInventory(config: ClusterConfig, machines: readonly Invent
         "hosts.yaml": renderHostsYaml(config, machines),
         "group_vars/k8s_cluster/k8s-cluster.yml": toYaml(apiEndpointVars(config), true),
         "group_vars/k8s_cluster/kube-vip.yml": toYaml(kubeVipVars(config), true),
+        // group_vars/all: etcd hosts outside k8s_cluster (an etcd-only node) read them too.
+        "group_vars/all/etcd.yml": toYaml({ etcd_election_timeout: config.etcd.electionTimeoutMs, etcd_heartbeat_interval: config.etcd.heartbeatIntervalMs }, true),
     };
     if (Object.keys(config.groupVars).length > 0) {
         files["group_vars/k8s_cluster/zz-extra.yml"] = toYaml(config.groupVars, true);
