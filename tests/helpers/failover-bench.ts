@@ -127,16 +127,16 @@ const clean = (s: SettingSummary): boolean =>
     s.n > 0 && s.incomplete === 0 && s.falseFailovers === 0 && s.kubeVipRestarts === 0 && s.etcdElectionsIdle === 0;
 
 /**
- * The factors the combination takes: each alternative measured alone that was clean and lowered the median of
- * one kind of kill (holder leading etcd, or not) below the baseline's. A factor may help one kind and hurt the
- * other (a shorter lease while etcd's election stays long): the combination is measured, and the defaults
- * come from what was measured (chooseSetting), not from this guess.
+ * The factors the combination takes: each alternative measured alone that was clean and lowered the worst
+ * case, or the median of one kind of kill (holder leading etcd, or not), below the baseline's. A factor may
+ * help one kind and hurt the other (a shorter lease while etcd's election stays long): the combination is
+ * measured, and the defaults come from what was measured (chooseSetting), not from this guess.
  */
 export function helpingFactors(baseline: SettingResult, singles: readonly SettingResult[]): Factor[] {
     const base = summarize(baseline);
     return singles.filter((r) => r.factors.length === 1).filter((r) => {
         const s = summarize(r);
-        return clean(s) && (s.medianLeaderSeconds < base.medianLeaderSeconds || s.medianOtherSeconds < base.medianOtherSeconds);
+        return clean(s) && (s.worstSeconds < base.worstSeconds || s.medianLeaderSeconds < base.medianLeaderSeconds || s.medianOtherSeconds < base.medianOtherSeconds);
     }).map((r) => r.factors[0]);
 }
 
