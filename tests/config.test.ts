@@ -33,7 +33,7 @@ describe("valid configs", () => {
     it("fills defaults for the dev-like libvirt config", () => {
         const config = parse(libvirtRaw());
         expect(config.name).toBe("test");
-        expect(config.vip).toMatchObject({ address: "192.168.122.100", mode: "arp", picked: false, leaseDuration: 5, renewDeadline: 3, retryPeriod: 1 });
+        expect(config.vip).toMatchObject({ address: "192.168.122.100", mode: "arp", picked: false, leaseDuration: 3, renewDeadline: 2, retryPeriod: 1 });
         expect(config.kubeProxyMode).toBe("ipvs");
         expect(config.kubeProxyStrictArp).toBe(true);
         expect(config.ssh.user).toBe("kube");
@@ -309,6 +309,22 @@ describe("kube-vip lease timings (issue 12)", () => {
         const raw = libvirtRaw();
         lease(15, 10, 2)(raw);
         expect(parse(raw).vip).toMatchObject({ leaseDuration: 15, renewDeadline: 10, retryPeriod: 2 });
+    });
+});
+
+describe("etcd timings (issue 23)", () => {
+    it("kube-vip stacks default to etcd's LAN values (the failover bench), Load Balancer stacks to Kubespray's", () => {
+        expect(parse(libvirtRaw()).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+        const bgp = libvirtRaw();
+        bgp.vip = { address: "192.168.122.100", mode: "bgp", bgp: { localAs: 65000, peers: [{ address: "192.168.122.2", as: 65001 }] } };
+        expect(parse(bgp).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+        expect(parse(hcloudRaw()).etcd).toEqual({ electionTimeoutMs: 5000, heartbeatIntervalMs: 250 });
+    });
+    it("takes either value alone, checked against the other's default", () => {
+        const raw = libvirtRaw();
+        raw.etcd = { electionTimeoutMs: 2500 };
+        expect(parse(raw).etcd).toEqual({ electionTimeoutMs: 2500, heartbeatIntervalMs: 100 });
+        expectRejected((r) => (r.etcd = { heartbeatIntervalMs: 250 }), /^etcd\.electionTimeoutMs$/, /1000 ms must be at least 5 x etcd\.heartbeatIntervalMs \(250 ms\)/);
     });
 });
 

@@ -755,7 +755,8 @@ interface Figures {
     // the product sets from vip.image.tag, vip.leaseDuration/renewDeadline/retryPeriod and etcd.*.
     const KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yml";
     const benchFile = path.join(RESULTS_DIR, "failover-bench.json");
-    let applied: BenchSetting = KUBESPRAY_SETTING;
+    /** What the nodes run now (read back from them when the bench starts: the product's defaults as deployed). */
+    let applied: BenchSetting;
 
     /** kube-vip's image tag and lease timings, and etcd's timings, as the nodes have them now (read back). */
     function readSetting(node: string): Omit<BenchSetting, "name"> {
@@ -907,6 +908,8 @@ interface Figures {
     }
 
     (BENCH ? it : it.skip)("failover bench: hard kills and idle windows per setting, the combination of what helped, graceful stops", async () => {
+        applied = { name: "as deployed", ...readSetting(CONTROL_PLANES[0].name) };
+        progress(`bench: deployed with ${JSON.stringify(applied)}`);
         const baseline = await measureSetting(KUBESPRAY_SETTING, []);
         const singles = [baseline];
         for (const { setting, factors } of singleFactorSettings()) singles.push(await measureSetting(setting, factors));

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { ETCD_DEFAULTS, parseClusterConfig, ParseOptions } from "../components/config/config";
+import { parseClusterConfig, ParseOptions } from "../components/config/config";
 import { renderInventory, renderTimeMachines } from "../components/kubespray/inventory";
 import { readStackConfig } from "../components/config/stackfile";
 import { baremetalRaw, hcloudRaw, libvirtRaw } from "./fixtures";
@@ -73,7 +73,7 @@ describe("group_vars", () => {
     it("goes to group_vars/k8s_cluster (underscore), etcd's timings to group_vars/all (etcd-only hosts read them too)", () => {
         const files = render(libvirtRaw());
         expect(Object.keys(files)).toEqual(["group_vars/all/etcd.yml", "group_vars/k8s_cluster/k8s-cluster.yml", "group_vars/k8s_cluster/kube-vip.yml", "hosts.yaml"]);
-        expect(parse(files["group_vars/all/etcd.yml"])).toEqual({ etcd_election_timeout: ETCD_DEFAULTS.electionTimeoutMs, etcd_heartbeat_interval: ETCD_DEFAULTS.heartbeatIntervalMs });
+        expect(parse(files["group_vars/all/etcd.yml"])).toEqual({ etcd_election_timeout: 1000, etcd_heartbeat_interval: 100 });
         const raw = libvirtRaw();
         raw.etcd = { electionTimeoutMs: 2500, heartbeatIntervalMs: 250 };
         expect(parse(render(raw)["group_vars/all/etcd.yml"])).toEqual({ etcd_election_timeout: 2500, etcd_heartbeat_interval: 250 });
@@ -96,8 +96,8 @@ describe("group_vars", () => {
             kube_vip_bgp_enabled: false,
             kube_vip_services_enabled: false,
             kube_vip_leader_election_enabled: true,
-            kube_vip_leaseduration: 5,
-            kube_vip_renewdeadline: 3,
+            kube_vip_leaseduration: 3,
+            kube_vip_renewdeadline: 2,
             kube_vip_retryperiod: 1,
             kube_vip_version: "1.0.3",
         });

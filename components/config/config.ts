@@ -37,8 +37,22 @@ export const KUBE_VIP_DEFAULT_TAG = Object.fromEntries(
     KUBESPRAY_VERSIONS.map((v) => [v, `v${KUBESPRAY_VERSION_FACTS[v].kubeVip.default.replace(/^v/, "")}`]),
 ) as Record<KubesprayVersion, string>;
 
-/** etcd's election timeout and heartbeat by default (config key `etcd`): see the failover bench in README. */
-export const ETCD_DEFAULTS = { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 } as const;
+export interface EtcdTimings {
+    electionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+}
+/**
+ * etcd's election timeout and heartbeat by default, by VIP mode (config key `etcd`). kube-vip stacks: etcd's own
+ * LAN values, chosen by the failover bench (README, "Failover bench"): with Kubespray's 5000/250 ms a dead holder
+ * that also led etcd kept the API away for up to 14.4 s, since no lease can be written until etcd has a new
+ * leader; 1000/100 ms saw no election in idle windows under the cluster's own load. Load Balancer stacks
+ * (hcloud): Kubespray's values, not measured there (the Load Balancer's health checks set that failover).
+ */
+export const ETCD_DEFAULTS: Readonly<Record<VipMode, EtcdTimings>> = {
+    arp: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+    bgp: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+    loadbalancer: { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 },
+};
 
 const ipv4 = z.string().refine(isIPv4, (v) => ({ message: `"${v}" is not an IPv4 address` }));
 const dnsLabel = z
@@ -200,8 +214,11 @@ const clusterSchema = z
                 // is replaced only after leaseDuration, so that is how long the API VIP can be down. Above
                 // 60 s a lost control plane takes the API away for more than a minute (kubelets and
                 // controllers start failing long before); the other bounds are checked in checkLease.
-                leaseDuration: seconds.max(60, "at most 60 s: it is how long the VIP can stay down after its holder dies").default(5),
-                renewDeadline: seconds.default(3),
+                // Defaults 3/2/1 s (Kubespray: 5/3/1), chosen by the failover bench together with etcd's
+                // 1000/100 ms (ETCD_DEFAULTS; README, "Failover bench"): a dead holder cost a median 4.2 s and at
+                // most 5.7 s instead of 6.7 s and 9.2 s, with no false failover while idle.
+                leaseDuration: seconds.max(60, "at most 60 s: it is how long the VIP can stay down after its holder dies").default(3),
+                renewDeadline: seconds.default(2),
                 retryPeriod: seconds.default(1),
                 image: z
                     .object({ repo: z.string().optional(), tag: z.string().regex(/^v?\d+\.\d+\.\d+$/).optional() })
@@ -241,13 +258,13 @@ const clusterSchema = z
         /**
          * etcd's raft timings (Kubespray's etcd_election_timeout / etcd_heartbeat_interval, milliseconds), rendered
          * into group_vars/all/etcd.yml for every etcd host. They bound the API's outage when the etcd leader dies
-         * (no write, so no kube-vip lease renewal, until a new leader is elected): defaults from the failover
-         * bench (README, "Failover bench"). etcd itself refuses an election timeout under 5 heartbeats or over 50 s.
+         * (no write, so no kube-vip lease renewal, until a new leader is elected). Defaults: ETCD_DEFAULTS, by
+         * VIP mode. etcd itself refuses an election timeout under 5 heartbeats or over 50 s.
          */
         etcd: z
             .object({
-                electionTimeoutMs: z.number().int().positive().max(50000, "at most 50000 ms (etcd refuses more)").default(ETCD_DEFAULTS.electionTimeoutMs),
-                heartbeatIntervalMs: z.number().int().positive().default(ETCD_DEFAULTS.heartbeatIntervalMs),
+                electionTimeoutMs: z.number().int().positive().max(50000, "at most 50000 ms (etcd refuses more)").optional(),
+                heartbeatIntervalMs: z.number().int().positive().optional(),
             })
             .strict()
             .default({}),
@@ -266,7 +283,9 @@ export type KubesprayRunConfig = z.infer<typeof kubesprayRunSchema>;
 export type { BgpConfig } from "./bgp";
 
 /** The validated config, with every default filled in and the VIP resolved. */
-export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud" | "interface"> {
+export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud" | "interface" | "etcd"> {
+    /** `etcd` with the defaults of the VIP mode filled in. */
+    etcd: EtcdTimings;
     name: string;
     /** `interface` resolved: the configured NIC, else the libvirt VMs' enp1s0 (unused with a Load Balancer). */
     interface: string;
@@ -543,8 +562,12 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     const warnings = noEffectWarnings(raw as Record<string, unknown>, parsed.backend, mode);
     const bgp = resolveBgp({ mode, bgp: parsed.vip.bgp, nodes: parsed.nodes, passwords: options.bgpPeerPasswords }, problems, warnings);
     problems.push(...checkLease(parsed.vip));
-    if (parsed.etcd.electionTimeoutMs < 5 * parsed.etcd.heartbeatIntervalMs) {
-        problems.push({ key: "etcd.electionTimeoutMs", message: `${parsed.etcd.electionTimeoutMs} ms must be at least 5 x etcd.heartbeatIntervalMs (${parsed.etcd.heartbeatIntervalMs} ms): etcd refuses to start otherwise` });
+    const etcd: EtcdTimings = {
+        electionTimeoutMs: parsed.etcd.electionTimeoutMs ?? ETCD_DEFAULTS[mode].electionTimeoutMs,
+        heartbeatIntervalMs: parsed.etcd.heartbeatIntervalMs ?? ETCD_DEFAULTS[mode].heartbeatIntervalMs,
+    };
+    if (etcd.electionTimeoutMs < 5 * etcd.heartbeatIntervalMs) {
+        problems.push({ key: "etcd.electionTimeoutMs", message: `${etcd.electionTimeoutMs} ms must be at least 5 x etcd.heartbeatIntervalMs (${etcd.heartbeatIntervalMs} ms): etcd refuses to start otherwise` });
     }
     for (const p of [kubeVersionProblem(parsed.kubesprayVersion, parsed.kubeVersion), kubeProxyModeProblem(parsed.kubesprayVersion, parsed.kubeProxyMode)]) {
         if (p) problems.push(p);
@@ -610,6 +633,7 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         subnet,
         vip: { ...parsed.vip, address: vipAddress, picked: parsed.vip.address === undefined, mode, bgp },
         kubeProxyStrictArp: strictArp,
+        etcd,
         ssh: { ...parsed.ssh, user: parsed.ssh.user ?? (parsed.backend === "libvirt" ? "kube" : "root") },
         hcloud: {
             ...parsed.hcloud,
