@@ -1,7 +1,7 @@
 // `npm run bench -- --failover` (issue 23): the failover bench on the real test cluster. Runs
 // tests/e2e-cluster.test.ts in its bench mode (KUBESPRAY_HA_E2E_BENCH=failover: deploy three nspawn control
 // planes with real Kubespray offline, then per setting BENCH_KILLS hard kills of the VIP holder and an idle
-// window, the combination of the factors that helped, and the graceful stops; about 70 min on 2 cores),
+// window, the combination of the factors that helped, and the graceful stops; about 55 min on 2 cores),
 // then prints the table from test-results/failover-bench.json. `--failover --table` only prints the table
 // of the last run. Knobs: KUBESPRAY_HA_BENCH_KILLS (6), KUBESPRAY_HA_BENCH_IDLE_SECONDS (300).
 import { spawnSync } from "child_process";
@@ -24,6 +24,7 @@ export function main(): void {
         return;
     }
     const f = JSON.parse(fs.readFileSync(FILE, "utf8"));
+    if (process.exitCode) console.error(`the bench FAILED; the table below is what ${path.relative(process.cwd(), FILE)} holds (measured ${f.measuredAt})`);
     console.log(`failover bench, measured ${f.measuredAt}: ${f.killsPerSetting} hard kills per setting, idle windows of ${f.idleSeconds} s`);
     console.log(benchTable(f.settings));
     if (f.combination) console.log(`factors that helped: ${f.combination.factors.join(", ") || "none"} -> ${f.combination.setting.name}`);

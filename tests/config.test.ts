@@ -324,7 +324,7 @@ describe("etcd timings (issue 23)", () => {
         const raw = libvirtRaw();
         raw.etcd = { electionTimeoutMs: 2500 };
         expect(parse(raw).etcd).toEqual({ electionTimeoutMs: 2500, heartbeatIntervalMs: 100 });
-        expectRejected((r) => (r.etcd = { heartbeatIntervalMs: 250 }), /^etcd\.electionTimeoutMs$/, /1000 ms must be at least 5 x etcd\.heartbeatIntervalMs \(250 ms\)/);
+        expectRejected((r) => (r.etcd = { heartbeatIntervalMs: 250 }), /^etcd\.electionTimeoutMs$/, /1000 ms \(the default for vip\.mode arp; set etcd\.electionTimeoutMs too\) must be at least 5 x etcd\.heartbeatIntervalMs \(250 ms\)/);
     });
 });
 

@@ -31,7 +31,8 @@
 //     product path), BENCH_KILLS hard kills and an idle window; then the graceful stops. Raw runs go to
 //     test-results/failover-bench.json.
 // Knobs: KUBESPRAY_HA_E2E_FAIL_FIRST=1|0 (default: on in day2 only); KUBESPRAY_HA_E2E_HARD_KILLS=N kills the
-// holder N times at the deployed timings; KUBESPRAY_HA_BENCH_KILLS (6), KUBESPRAY_HA_BENCH_IDLE_SECONDS (300).
+// holder N times at the deployed timings; KUBESPRAY_HA_BENCH_KILLS (6), KUBESPRAY_HA_BENCH_IDLE_SECONDS (300),
+// KUBESPRAY_HA_BENCH_RESUME=1 (keep the settings test-results/failover-bench.json has, measure the rest).
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -772,7 +773,7 @@ interface Figures {
     }
 
     /** The kube-vip pods (static pods' mirrors): node -> image, ready, restart count. */
-    async function kubeVipPods(): Promise<Map<string, { image: string; ready: boolean; restarts: number }>> {
+    async function kubeVipPods(): Promise<Map<string, { image: string; ready: boolean; restarts: number; hash: string }>> {
         const ctx = await context();
         const pods = await apiGet(ctx.target.kubeconfig, { path: "/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-vip", timeoutMs: 5000 });
         const items: any[] = pods.status === 200 ? JSON.parse(pods.body ?? "{}").items ?? [] : [];
@@ -780,6 +781,8 @@ interface Figures {
             image: String(p.status.containerStatuses?.[0]?.image ?? p.spec.containers[0].image),
             ready: p.status.containerStatuses?.[0]?.ready === true,
             restarts: Number(p.status.containerStatuses?.[0]?.restartCount ?? 0),
+            // kubelet's hash of the static pod's manifest: a new one once the edited manifest runs.
+            hash: String(p.metadata.annotations?.["kubernetes.io/config.hash"] ?? ""),
         }]));
     }
 
@@ -792,12 +795,16 @@ interface Figures {
                 `-e '/name: vip_renewdeadline/{n;s/value: .*/value: "${next.lease.renew}"/}'`,
                 `-e '/name: vip_retryperiod/{n;s/value: .*/value: "${next.lease.retry}"/}' ${KUBE_VIP_MANIFEST}`,
             ].join(" ");
+            const old = await kubeVipPods();
             for (const cp of CONTROL_PLANES) expect(ssh(cp.name, edit).status).toBe(0);
-            // kubelet replaces each pod; wait until all three run the image and are ready.
+            // kubelet replaces each pod (a lease-only edit too): wait until all three run the edited manifest, on the image, ready.
             const start = Date.now();
             for (;;) {
                 const pods = await kubeVipPods();
-                if (CONTROL_PLANES.every((cp) => pods.get(cp.name)?.image.endsWith(`:v${next.kubeVip}`) && pods.get(cp.name)?.ready)) break;
+                if (CONTROL_PLANES.every((cp) => {
+                    const pod = pods.get(cp.name);
+                    return pod && pod.hash !== old.get(cp.name)?.hash && pod.image.endsWith(`:v${next.kubeVip}`) && pod.ready;
+                })) break;
                 if (Date.now() - start > 300_000) throw new Error(`kube-vip pods not on v${next.kubeVip} and ready within 300 s: ${JSON.stringify([...pods])}`);
                 await sleep(3000);
             }
@@ -893,6 +900,7 @@ interface Figures {
         const ctx = await context();
         await etcdHealthy();
         const before = await runChecksUntilPassing(ctx, 300_000);
+        expect(allPassed(before.results)).toBe(true);
         const holder = before.holder!;
         const m = await measureFailover(ctx, { oldHolder: holder, takeOut: async () => {
             const r = ssh(holder, stop);
@@ -900,7 +908,8 @@ interface Figures {
         }, boundMs: 60_000 });
         progress(`bench: ${kind} on ${holder}: ${formatTimeline(m, holder)}`);
         bench.graceful.push({ kind, setting: applied.name, oldHolder: holder, newHolder: m.newHolder, vipMoved: m.complete === true, secondsWithoutAnswer: m.secondsWithoutAnswer,
-            failedProbes: m.failedProbes, totalProbes: m.totalProbes, newHolderSeenAfter: m.newHolderSeenAfter, observedSeconds: 60 });
+            failedProbes: m.failedProbes, totalProbes: m.totalProbes, newHolderSeenAfter: m.newHolderSeenAfter,
+            observedSeconds: m.probes.length ? (m.probes[m.probes.length - 1].end - m.probes[0].start) / 1000 : 0 });
         saveBench();
         const since = Date.now();
         await restore(holder);

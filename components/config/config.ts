@@ -43,9 +43,9 @@ export interface EtcdTimings {
 }
 /**
  * etcd's election timeout and heartbeat by default, by VIP mode (config key `etcd`). kube-vip stacks: etcd's own
- * LAN values, chosen by the failover bench (README, "Failover bench"): with Kubespray's 5000/250 ms a dead holder
- * that also led etcd kept the API away for up to 14.4 s, since no lease can be written until etcd has a new
- * leader; 1000/100 ms saw no election in idle windows under the cluster's own load. Load Balancer stacks
+ * LAN values, chosen by the failover bench (README, "Failover bench"): while etcd elects a leader no lease can be
+ * written, and with Kubespray's 5000/250 ms kills of a holder that led etcd cost up to 10.6 s (lease 3/2/1);
+ * 1000/100 ms with lease 3/2/1 gave a median 4.2 s, at most 5.7 s, and no election in idle windows. Load Balancer stacks
  * (hcloud): Kubespray's values, not measured there (the Load Balancer's health checks set that failover).
  */
 export const ETCD_DEFAULTS: Readonly<Record<VipMode, EtcdTimings>> = {
@@ -567,7 +567,8 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
         heartbeatIntervalMs: parsed.etcd.heartbeatIntervalMs ?? ETCD_DEFAULTS[mode].heartbeatIntervalMs,
     };
     if (etcd.electionTimeoutMs < 5 * etcd.heartbeatIntervalMs) {
-        problems.push({ key: "etcd.electionTimeoutMs", message: `${etcd.electionTimeoutMs} ms must be at least 5 x etcd.heartbeatIntervalMs (${etcd.heartbeatIntervalMs} ms): etcd refuses to start otherwise` });
+        const given = parsed.etcd.electionTimeoutMs === undefined ? ` (the default for vip.mode ${mode}; set etcd.electionTimeoutMs too)` : "";
+        problems.push({ key: "etcd.electionTimeoutMs", message: `${etcd.electionTimeoutMs} ms${given} must be at least 5 x etcd.heartbeatIntervalMs (${etcd.heartbeatIntervalMs} ms): etcd refuses to start otherwise` });
     }
     for (const p of [kubeVersionProblem(parsed.kubesprayVersion, parsed.kubeVersion), kubeProxyModeProblem(parsed.kubesprayVersion, parsed.kubeProxyMode)]) {
         if (p) problems.push(p);

@@ -38,7 +38,7 @@ export const MIRROR_SETS: readonly MirrorSet[] = [
 /**
  * The kube-vip the mirror also holds beyond MIRROR_SETS (in the same repository as Kubespray's pinned 1.0.3,
  * which stays the sets' default): issue 23's failover bench compares the two (1.0.4 fixes kube-vip #1377's
- * stalled leader election). A stack takes it with groupVars kube_vip_version: "1.0.4".
+ * stalled leader election). A stack takes it with `vip.image.tag: "1.0.4"` (rendered as kube_vip_version; kube_vip_* in groupVars is refused).
  */
 export const MIRROR_KUBE_VIP_EXTRA = "1.0.4";
 /** File name in the mirror dir of the images beyond MIRROR_SETS. */
