@@ -41,6 +41,8 @@ export interface EtcdTimings {
     electionTimeoutMs: number;
     heartbeatIntervalMs: number;
 }
+/** Kubespray's own etcd_election_timeout / etcd_heartbeat_interval (v2.31.0: roles/etcd_defaults, v2.25.1: roles/etcd/defaults). */
+export const KUBESPRAY_ETCD_TIMINGS: Readonly<EtcdTimings> = { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 };
 /**
  * etcd's election timeout and heartbeat by default, by VIP mode (config key `etcd`). kube-vip stacks: etcd's own
  * LAN values, chosen by the failover bench (README, "Failover bench"): while etcd elects a leader no lease can be
@@ -51,7 +53,7 @@ export interface EtcdTimings {
 export const ETCD_DEFAULTS: Readonly<Record<VipMode, EtcdTimings>> = {
     arp: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
     bgp: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
-    loadbalancer: { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 },
+    loadbalancer: KUBESPRAY_ETCD_TIMINGS,
 };
 
 const ipv4 = z.string().refine(isIPv4, (v) => ({ message: `"${v}" is not an IPv4 address` }));

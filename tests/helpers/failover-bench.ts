@@ -5,6 +5,9 @@
 // at a time from Kubespray's defaults, the summaries, the combination of the factors that helped, and the
 // README table. Raw runs: test-results/failover-bench.json.
 
+import { EtcdTimings, KUBESPRAY_ETCD_TIMINGS } from "../../components/config/config";
+import { KUBESPRAY_VERSION_FACTS } from "../../components/config/kubespray-versions";
+
 /** One setting of the three factors. */
 export interface BenchSetting {
     name: string;
@@ -13,15 +16,16 @@ export interface BenchSetting {
     /** kube-vip's vip_leaseduration / vip_renewdeadline / vip_retryperiod, seconds. */
     lease: { duration: number; renew: number; retry: number };
     /** etcd's ETCD_ELECTION_TIMEOUT / ETCD_HEARTBEAT_INTERVAL, milliseconds. */
-    etcd: { electionTimeoutMs: number; heartbeatIntervalMs: number };
+    etcd: EtcdTimings;
 }
 
-/** Kubespray v2.31.0's values: kube_vip_version 1.0.3, kube_vip_leaseduration 5 / renewdeadline 3 / retryperiod 1, etcd 5000/250 ms. */
+const KUBESPRAY_KUBE_VIP = KUBESPRAY_VERSION_FACTS["v2.31.0"].kubeVip.default;
+/** Kubespray v2.31.0's values: its kube_vip_version, kube_vip_leaseduration 5 / renewdeadline 3 / retryperiod 1, its etcd timings. */
 export const KUBESPRAY_SETTING: BenchSetting = {
-    name: "Kubespray v2.31.0 (kube-vip 1.0.3, lease 5/3/1 s, etcd 5000/250 ms)",
-    kubeVip: "1.0.3",
+    name: `Kubespray v2.31.0 (kube-vip ${KUBESPRAY_KUBE_VIP}, lease 5/3/1 s, etcd ${KUBESPRAY_ETCD_TIMINGS.electionTimeoutMs}/${KUBESPRAY_ETCD_TIMINGS.heartbeatIntervalMs} ms)`,
+    kubeVip: KUBESPRAY_KUBE_VIP,
     lease: { duration: 5, renew: 3, retry: 1 },
-    etcd: { electionTimeoutMs: 5000, heartbeatIntervalMs: 250 },
+    etcd: { ...KUBESPRAY_ETCD_TIMINGS },
 };
 
 /** The other value of each factor; each is measured alone, from KUBESPRAY_SETTING. */
