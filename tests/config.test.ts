@@ -121,6 +121,15 @@ describe("bad input fails naming the config key", () => {
     it("an even number of control-plane nodes", () => expectRejected((r) => (r.nodes[2].roles = ["etcd", "worker"]), /^nodes$/, /2 nodes have the role control-plane .*odd/));
     it("zero etcd nodes", () => expectRejected((r) => r.nodes.forEach((n: any) => (n.roles = ["control-plane", "worker"])), /^nodes$/, /0 nodes have the role etcd/));
     it("an even number of etcd nodes", () => expectRejected((r) => (r.nodes[0].roles = ["control-plane", "worker"]), /^nodes$/, /2 nodes have the role etcd/));
+    it("an even number of etcd nodes passes only with etcd.allowEvenMembers (one step of a one-member-per-up change), which the error names", () => {
+        expectRejected((r) => (r.nodes[0].roles = ["control-plane", "worker"]), /^nodes$/, /etcd\.allowEvenMembers: true allows an even count for one `up`/);
+        const raw = libvirtRaw();
+        raw.nodes[0].roles = ["control-plane", "worker"];
+        raw.etcd = { allowEvenMembers: true };
+        expect(parse(raw).etcd.allowEvenMembers).toBe(true);
+        // Zero stays refused.
+        expectRejected((r) => { r.etcd = { allowEvenMembers: true }; r.nodes.forEach((n: any) => (n.roles = ["control-plane", "worker"])); }, /^nodes$/, /0 nodes have the role etcd/);
+    });
     it("no worker", () => expectRejected((r) => r.nodes.forEach((n: any) => (n.roles = ["control-plane", "etcd"])), /^nodes$/, /worker/));
     it("duplicate node names", () => expectRejected((r) => (r.nodes[2].name = "kubenode1"), /^nodes\[2\]\.name$/, /duplicate/));
     it("duplicate node IPs", () => expectRejected((r) => (r.nodes[2].ip = "192.168.122.21"), /^nodes\[2\]\.ip$/, /duplicate/));
@@ -314,16 +323,16 @@ describe("kube-vip lease timings (issue 12)", () => {
 
 describe("etcd timings (issue 23)", () => {
     it("kube-vip stacks default to etcd's LAN values (the failover bench), Load Balancer stacks to Kubespray's", () => {
-        expect(parse(libvirtRaw()).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+        expect(parse(libvirtRaw()).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100, allowEvenMembers: false });
         const bgp = libvirtRaw();
         bgp.vip = { address: "192.168.122.100", mode: "bgp", bgp: { localAs: 65000, peers: [{ address: "192.168.122.2", as: 65001 }] } };
-        expect(parse(bgp).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
-        expect(parse(hcloudRaw()).etcd).toEqual({ electionTimeoutMs: 5000, heartbeatIntervalMs: 250 });
+        expect(parse(bgp).etcd).toEqual({ electionTimeoutMs: 1000, heartbeatIntervalMs: 100, allowEvenMembers: false });
+        expect(parse(hcloudRaw()).etcd).toEqual({ electionTimeoutMs: 5000, heartbeatIntervalMs: 250, allowEvenMembers: false });
     });
     it("takes either value alone, checked against the other's default", () => {
         const raw = libvirtRaw();
         raw.etcd = { electionTimeoutMs: 2500 };
-        expect(parse(raw).etcd).toEqual({ electionTimeoutMs: 2500, heartbeatIntervalMs: 100 });
+        expect(parse(raw).etcd).toEqual({ electionTimeoutMs: 2500, heartbeatIntervalMs: 100, allowEvenMembers: false });
         expectRejected((r) => (r.etcd = { heartbeatIntervalMs: 250 }), /^etcd\.electionTimeoutMs$/, /1000 ms \(the default for vip\.mode arp; set etcd\.electionTimeoutMs too\) must be at least 5 x etcd\.heartbeatIntervalMs \(250 ms\)/);
     });
 });

@@ -22,9 +22,13 @@
 // Skipped (with the reason printed) when a prerequisite is missing; under CI=true that fails instead.
 // Three runs of this same file on the same kind of cluster (README, "Where each real scenario runs"):
 //   `npm test` (CI): the first up succeeds; verify, failovers, no-op, add/remove a worker, destroy.
-//   `npm run test:day2` (KUBESPRAY_HA_E2E_DAY2=1): the same, plus the scenario that does not fit CI's
-//     budget: the failing first up and its recovery (~14 min). Figures go to
-//     test-results/real-cluster-day2.json. Nothing there is skipped.
+//   `npm run test:day2` (KUBESPRAY_HA_E2E_DAY2=1): the same, plus the scenarios that do not fit CI's
+//     budget: the failing first up and its recovery (~14 min), and (issue 21) the replacement of a dead
+//     kube_control_plane[0] that holds the VIP by a new node cp4 (10.250.50.15): cp1 SIGKILLed for good, the
+//     plan asserted, `pulumi up` probed through the VIP every 200 ms, then etcd's three members with stable
+//     names, verify, cluster-info's server, and the VIP moved onto cp4. Figures go to
+//     test-results/real-cluster-day2.json. Nothing there is skipped. KUBESPRAY_HA_E2E_DAY2_ONLY=1 runs only
+//     those two on the fresh cluster (deploy, verify, ..., destroy), leaving out what CI runs anyway.
 //   `npm run bench -- --failover` (KUBESPRAY_HA_E2E_BENCH=failover, issue 23): deploy, verify, then the
 //     failover bench (tests/helpers/failover-bench.ts): per setting of kube-vip version, lease timings and
 //     etcd election timing, written into the nodes in place (evidence for the product's defaults, not a
@@ -42,7 +46,7 @@ import { parse, stringify } from "yaml";
 import { apiGet } from "../components/verify/api";
 import { allPassed, formatResults } from "../components/verify/checks";
 import { formatTimeline } from "../components/verify/timeline";
-import { loadContext, measureFailover, probeThroughout, runChecksUntilPassing, VerifyContext } from "../components/verify/verify";
+import { loadContext, measureFailover, probeThroughout, runChecks, runChecksUntilPassing, VerifyContext } from "../components/verify/verify";
 import { upgradeSteps } from "../components/kubespray/upgrade";
 import { copyProject, Engine, engineStack, findEngine, PASSPHRASE, pluginsMissing } from "./helpers/engine";
 import { EventLog } from "./helpers/engine-events";
@@ -70,11 +74,20 @@ const CONSUMER_STACK = "e2e-consumer";
 const CLUSTER = "kubespray-ha:cluster";
 const CONTROL_PLANES = [{ name: "cp1", ip: `${SUBNET}.11` }, { name: "cp2", ip: `${SUBNET}.12` }, { name: "cp3", ip: `${SUBNET}.13` }];
 const WORKER = { name: "w1", ip: `${SUBNET}.14` };
+/** `npm run test:day2`: the node that replaces the dead kube_control_plane[0] (issue 21). */
+const NEW_CP = { name: "cp4", ip: `${SUBNET}.15` };
+const ALL_CP = [...CONTROL_PLANES, NEW_CP];
 const RESULTS_DIR = path.join(ROOT, "test-results");
 /** `npm run test:day2`: the scenarios that do not fit CI's budget run too, and none is skipped. */
 const DAY2 = process.env.KUBESPRAY_HA_E2E_DAY2 === "1";
 /** `npm run bench -- --failover` (KUBESPRAY_HA_E2E_BENCH=failover): deploy, verify, the failover bench, destroy; nothing else. */
 const BENCH = process.env.KUBESPRAY_HA_E2E_BENCH === "failover";
+/**
+ * `KUBESPRAY_HA_E2E_DAY2_ONLY=1` with `npm run test:day2`: only the scenarios CI does not run (the failing first
+ * up, the replacement of a dead first control plane) on a fresh cluster, with deploy, verify and destroy; the
+ * rest of CI's flow is skipped (it runs in every `npm test`).
+ */
+const DAY2_ONLY = DAY2 && process.env.KUBESPRAY_HA_E2E_DAY2_ONLY === "1";
 const FAIL_FIRST = !BENCH && (process.env.KUBESPRAY_HA_E2E_FAIL_FIRST ?? (DAY2 ? "1" : "0")) !== "0";
 const FIGURES_FILE = BENCH ? "real-cluster-bench.json" : DAY2 ? "real-cluster-day2.json" : "real-cluster.json";
 /** Hard kills of the holder at the deployed (default) timings in the flow. */
@@ -88,7 +101,9 @@ if (!DAY2 && !BENCH && !FAIL_FIRST) {
     process.stdout.write("tests/e2e-cluster.test.ts: the failing first up with its recovery runs in `npm run test:day2`, the failover bench in `npm run bench -- --failover` (not in CI's budget)\n");
 }
 /** The flow's scenarios; the bench skips them. */
-const flow = BENCH ? it.skip : it;
+const flow = BENCH || DAY2_ONLY ? it.skip : it;
+/** The scenarios only `npm run test:day2` runs. */
+const dayTwo = DAY2 && !BENCH ? it : it.skip;
 
 const t0 = Date.now();
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -131,7 +146,7 @@ if (reason) {
 // ------------------------------------------------------------------------------------------------
 // The test stack. The product's defaults are for real machines; each value below is what THIS
 // machine's kernel and sandbox need (../shared/REAL-CLUSTER.md), set explicitly.
-function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; workDir: string; kubeVersion: string; checksums: Record<string, string>; withWorker: boolean; failFirst: boolean }): Record<string, unknown> {
+function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; workDir: string; kubeVersion: string; checksums: Record<string, string>; withWorker: boolean; failFirst: boolean; controlPlanes?: readonly { name: string; ip: string }[] }): Record<string, unknown> {
     const groupVars: Record<string, unknown> = {
         // No IP_VS / dummy / ipip modules in this kernel (CONFIG_MODULES off): flannel's vxlan is built in.
         kube_network_plugin: "flannel",
@@ -174,7 +189,7 @@ function clusterConfig(opts: { kubesprayDir: string; ansiblePlaybook: string; wo
         groupVars.kubeadm_init_timeout = "60s";
     }
     const nodes = [
-        ...CONTROL_PLANES.map((n) => ({ ...n, roles: ["control-plane", "etcd", "worker"] })),
+        ...(opts.controlPlanes ?? CONTROL_PLANES).map((n) => ({ ...n, roles: ["control-plane", "etcd", "worker"] })),
         ...(opts.withWorker ? [{ ...WORKER, roles: ["worker"] }] : []),
     ];
     return {
@@ -220,6 +235,9 @@ interface Figures {
     etcdTimings?: { electionTimeoutMs: number; heartbeatIntervalMs: number };
     upgrade?: { from: string; to: string; seconds: number; longestSecondsWithoutAnswer: number; failedProbes: number; totalProbes: number;
         secondsWithoutAnswer: number; outages: { after: number; seconds: number }[]; versionsAfter: Record<string, string>; upgradeYmlSeconds?: number; steps?: string[]; drained?: string[] };
+    replacement?: { replacedNode: string; newNode: string; seconds: number; longestSecondsWithoutAnswer: number; failedProbes: number; totalProbes: number;
+        secondsWithoutAnswer: number; outages: { after: number; seconds: number }[]; etcdMembersAfter: { name: string; node: string; healthy: boolean }[];
+        runs: string[]; plannedRuns?: string; vipOntoNewNode?: { holder: string; seconds: number } };
     consumerStack?: { created: string[]; noopAfterUpgrade: boolean; objectsUnchangedAfterUpgrade?: boolean; seconds: number; changesAfterUpgrade?: Record<string, number>; stepsAfterUpgrade?: string[] };
     steps: Record<string, number>;
     completed: boolean;
@@ -262,9 +280,11 @@ interface Figures {
         }
     }
 
+    /** The control planes the stack names (the replacement swaps cp1 for cp4). */
+    let controlPlanes: { name: string; ip: string }[] = [...CONTROL_PLANES];
     function writeStack(withWorker: boolean, failFirst = false): void {
         const file = fs.existsSync(stackFile()) ? parse(fs.readFileSync(stackFile(), "utf8")) : { config: {} };
-        file.config[CLUSTER] = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: path.join(project, ".kubespray-ha"), kubeVersion, checksums: checksums[kubeVersion], withWorker, failFirst });
+        file.config[CLUSTER] = clusterConfig({ kubesprayDir, ansiblePlaybook, workDir: path.join(project, ".kubespray-ha"), kubeVersion, checksums: checksums[kubeVersion], withWorker, failFirst, controlPlanes });
         fs.writeFileSync(stackFile(), stringify(file));
     }
 
@@ -346,7 +366,7 @@ interface Figures {
         };
         progress(`environment: ${JSON.stringify(figures.environment)}`);
 
-        const [made] = await timed("nodes up", () => createNodes({ subnet: SUBNET, bridge: BRIDGE, nodes: [...CONTROL_PLANES, WORKER], publicKeyFile: keys.publicKeyPath }));
+        const [made] = await timed("nodes up", () => createNodes({ subnet: SUBNET, bridge: BRIDGE, nodes: [...CONTROL_PLANES, WORKER, ...(DAY2 ? [NEW_CP] : [])], publicKeyFile: keys.publicKeyPath }));
         nodes = made;
         mirrorState = path.join(work, "mirror");
         fs.mkdirSync(mirrorState);
@@ -483,12 +503,12 @@ interface Figures {
             // Member ids are uint64: quoted before parsing so that no digit is lost.
             const status: any[] = JSON.parse(r.stdout.replace(/:(\d{16,})/g, ':"$1"'));
             const members = status.map((e) => ({
-                node: CONTROL_PLANES.find((n) => String(e.Endpoint).includes(`//${n.ip}:`))?.name ?? String(e.Endpoint),
+                node: ALL_CP.find((n) => String(e.Endpoint).includes(`//${n.ip}:`))?.name ?? String(e.Endpoint),
                 id: BigInt(e.Status.header.member_id).toString(16),
                 leader: String(e.Status.header.member_id) === String(e.Status.leader),
                 raftTerm: Number(e.Status.raftTerm ?? e.Status.header.raft_term),
             }));
-            return members.length === CONTROL_PLANES.length ? members : undefined;
+            return members.length === controlPlanes.length ? members : undefined;
         } catch {
             return undefined;
         }
@@ -501,7 +521,7 @@ interface Figures {
     async function etcdHealthy(boundMs = 300_000): Promise<NonNullable<ReturnType<typeof etcdStatus>>> {
         const start = Date.now();
         for (;;) {
-            const st = etcdStatus(CONTROL_PLANES[0].name) ?? etcdStatus(CONTROL_PLANES[1].name);
+            const st = etcdStatus(controlPlanes[0].name) ?? etcdStatus(controlPlanes[1].name);
             if (st && st.filter((m) => m.leader).length === 1 && etcdctl(st[0].node, "endpoint health --cluster").status === 0) return st;
             if (Date.now() - start > boundMs) throw new Error(`etcd did not report three healthy members within ${boundMs / 1000} s`);
             await sleep(2000);
@@ -514,7 +534,7 @@ interface Figures {
         const leader = st.find((m) => m.leader)!;
         if ((leader.node === node) === lead) return leader.node;
         const target = lead ? st.find((m) => m.node === node)! : st.find((m) => m.node !== node && !m.leader)!;
-        const ip = CONTROL_PLANES.find((n) => n.name === leader.node)!.ip;
+        const ip = ALL_CP.find((n) => n.name === leader.node)!.ip;
         const r = etcdctl(leader.node, `move-leader ${target.id}`, `https://${ip}:2379`);
         if (r.status !== 0) throw new Error(`etcdctl move-leader ${target.id} (${target.node}) failed: ${r.stderr.trim()}`);
         const after = await etcdHealthy();
@@ -949,6 +969,134 @@ interface Figures {
         });
         progress(`bench:\n${benchTable(bench.settings)}\ngraceful: ${JSON.stringify(bench.graceful)}`);
         for (const r of bench.settings) expect(r.kills.length).toBe(BENCH_KILLS);
+    });
+
+    // ------------------------------------------------------------------------------------------------
+    // Issue 21 (`npm run test:day2`): the dead first control plane replaced through `pulumi up`.
+    const KUBE_VIP_AWAY = "/root/kube-vip.yml.away";
+    /** Moves the VIP onto `node`: kube-vip's manifest off every other control plane until `node` holds the lease and the API answers, then back. */
+    async function moveVipTo(node: string): Promise<{ holder: string; seconds: number }> {
+        const ctx = await context();
+        const others = controlPlanes.map((n) => n.name).filter((n) => n !== node);
+        const start = Date.now();
+        for (const o of others) expect(ssh(o, `mv ${KUBE_VIP_MANIFEST} ${KUBE_VIP_AWAY}`).status).toBe(0);
+        let holder: string | undefined;
+        let seconds = 0;
+        try {
+            for (;;) {
+                const r = await runChecks(ctx);
+                holder = r.holder;
+                if (holder === node && r.results.find((c) => c.name === "api")?.status === "pass") break;
+                if (Date.now() - start > 180_000) throw new Error(`the VIP did not move onto ${node} within 180 s (holder: ${holder ?? "none"})`);
+                await sleep(500);
+            }
+            seconds = (Date.now() - start) / 1000;
+        } finally {
+            for (const o of others) ssh(o, `test -f ${KUBE_VIP_AWAY} && mv ${KUBE_VIP_AWAY} ${KUBE_VIP_MANIFEST}`);
+        }
+        progress(`the VIP is on ${node} after ${seconds.toFixed(1)} s; kube-vip's manifests are back on ${others.join(", ")}`);
+        const after = await runChecksUntilPassing(ctx, 300_000);
+        expect(allPassed(after.results)).toBe(true);
+        return { holder: holder!, seconds };
+    }
+
+    /** etcd's members asked on `via`: name, node (by peer address) and whether its endpoint is healthy. */
+    function etcdMembers(via: string): { name: string; node: string; healthy: boolean }[] {
+        const list = etcdctl(via, "member list -w json");
+        expect(list.status).toBe(0);
+        const members: any[] = JSON.parse(list.stdout.replace(/:(\d{16,})/g, ':"$1"')).members ?? [];
+        const health = etcdctl(via, "endpoint health --cluster -w json");
+        const healthy: any[] = (() => {
+            try {
+                return JSON.parse(health.stdout);
+            } catch {
+                return [];
+            }
+        })();
+        return members.map((m) => {
+            const peer = String(m.peerURLs?.[0] ?? "");
+            const node = ALL_CP.find((n) => peer.includes(`//${n.ip}:`))?.name ?? peer;
+            const client = String(m.clientURLs?.[0] ?? "");
+            return { name: String(m.name), node, healthy: healthy.some((h) => h.endpoint === client && h.health === true) };
+        }).sort((a, b) => a.node.localeCompare(b.node));
+    }
+
+    dayTwo("replacing a dead kube_control_plane[0] that holds the VIP: killed for good, `pulumi up` with a new node (new name, new IP); etcd keeps three healthy members with stable names, verify passes, the VIP moves onto the new node", async () => {
+        const [dead, fresh] = [CONTROL_PLANES[0], NEW_CP];
+        const namesBefore = etcdMembers(CONTROL_PLANES[1].name);
+        progress(`etcd members before: ${JSON.stringify(namesBefore)}`);
+        expect(namesBefore.map((m) => [m.node, m.name])).toEqual([["cp1", "etcd1"], ["cp2", "etcd2"], ["cp3", "etcd3"]]);
+        // cp1 is kube_control_plane[0] (config order) and must hold the VIP when it dies.
+        await moveVipTo(dead.name);
+        await etcdHealthy();
+        const ctx = await context();
+        progress(`killing ${dead.name} (SIGKILL of the whole node; it is never booted again)`);
+        await nodes!.stop(dead.name);
+        controlPlanes = [CONTROL_PLANES[1], CONTROL_PLANES[2], fresh];
+        writeStack(false);
+        // The plan first: preview names the steps (the program's own "expected runs" line) and changes nothing.
+        let previewText = "";
+        const preview = await stack.preview({ onOutput: (o) => { previewText += o; onOutput(o); } });
+        expect(preview.changeSummary.create ?? 0).toBeGreaterThan(0);
+        const planned = /Kubespray: expected runs: ([^\n]*)/.exec(previewText)?.[1];
+        progress(`planned: ${planned}`);
+        expect(planned).toBe(
+            "cluster.yml [only if cp1 answers]; remove-node.yml -e node=cp1 -e skip_confirmation=true [if cp1 does not answer: -e reset_nodes=false -e allow_ungraceful_removal=true]; " +
+            "cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes; upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+        );
+        // The up, probed through the VIP every 200 ms from start to end.
+        const logsBefore = logs();
+        let measured: Awaited<ReturnType<typeof probeThroughout>>["availability"] | undefined;
+        let seconds = 0;
+        try {
+            const r = await probeThroughout(ctx, () => timed(`replace ${dead.name} by ${fresh.name}`, () => stack.up({ onOutput })), { intervalMs: 200 });
+            measured = r.availability;
+            seconds = r.result[1];
+            expect(r.result[0].summary.result).toBe("succeeded");
+        } catch (err) {
+            measured = (err as { availability?: typeof measured }).availability;
+            throw err;
+        } finally {
+            progress(`replacement: API through the VIP: ${JSON.stringify(measured)}`);
+        }
+        const added = logs().filter((f) => !logsBefore.includes(f));
+        expect(added.map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""))).toEqual(["cluster-create.log"]);
+        const text = fs.readFileSync(path.join(logDir(), added[0]), "utf8");
+        const runs = text.split("\n").filter((l) => l.startsWith("kubespray-ha: ") && l.includes(" -i ")).map((l) => /-b --forks \d+ --user \S+ (.*) \(log:/.exec(l)?.[1] ?? l);
+        progress(`runs: ${runs.join(" | ")}`);
+        expect(text).toMatch(/kubespray-ha: membership: cp1 does not answer/);
+        expect(text).toMatch(/kubespray-ha: skipped cluster\.yml: cp1 does not answer/);
+        expect(runs).toEqual([
+            "remove-node.yml -e node=cp1 -e skip_confirmation=true -e reset_nodes=false -e allow_ungraceful_removal=true",
+            "cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+            "upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+        ].map((r) => expect.stringContaining(r)));
+        resetContext();
+        // etcd: three healthy members; cp2 and cp3 kept their names, cp4 got a name no member had.
+        const after = etcdMembers(fresh.name);
+        progress(`etcd members after: ${JSON.stringify(after)}`);
+        expect(after).toEqual([
+            { name: "etcd2", node: "cp2", healthy: true },
+            { name: "etcd3", node: "cp3", healthy: true },
+            { name: "etcd4", node: "cp4", healthy: true },
+        ]);
+        // nodes.md's step 4 (cluster-info's server) does not apply: it is the VIP, not cp1's address.
+        const info = await apiGet((await context()).target.kubeconfig, { path: "/api/v1/namespaces/kube-public/configmaps/cluster-info", timeoutMs: 5000 });
+        expect(parse(JSON.parse(info.body ?? "{}").data?.kubeconfig ?? "").clusters[0].cluster.server).toBe(`https://${VIP}:6443`);
+        const v = await verifyCli([]);
+        expect(v.json?.checks?.map((c: any) => [c.name, c.status])).toEqual([["api", "pass"], ["vip", "pass"], ["lease", "pass"], ["kube-vip", "pass"], ["nodes", "pass"]]);
+        expect(v.code).toBe(0);
+        const list = await apiGet((await context()).target.kubeconfig, { path: "/api/v1/nodes", timeoutMs: 10_000 });
+        expect(JSON.parse(list.body ?? "{}").items.map((n: any) => n.metadata.name).sort()).toEqual(["cp2", "cp3", "cp4"]);
+        // The VIP can move onto the new node.
+        const onto = await moveVipTo(fresh.name);
+        expect(onto.holder).toBe(fresh.name);
+        figures.replacement = {
+            replacedNode: dead.name, newNode: fresh.name, seconds,
+            longestSecondsWithoutAnswer: measured!.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured!.secondsWithoutAnswer,
+            failedProbes: measured!.failedProbes, totalProbes: measured!.totalProbes, outages: measured!.outages,
+            etcdMembersAfter: after, runs, plannedRuns: planned, vipOntoNewNode: onto,
+        };
     });
 
     it("destroy removes every resource of the stack", async () => {

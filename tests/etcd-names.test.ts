@@ -41,7 +41,9 @@ function oldStyle(specs: CommandSpec[]): CommandSpec[] {
 /** libvirtRaw() with kubenode1 replaced by kubenode9 (new name, new IP) in its place. */
 function replacedFirst(): any {
     const raw = libvirtRaw();
-    raw.nodes[0] = { name: "kubenode9", ip: "192.168.122.29", roles: ["control-plane", "etcd", "worker"] };
+    // The new control plane goes after the others (Kubespray does not support a new kube_control_plane[0]).
+    raw.nodes.splice(0, 1);
+    raw.nodes.push({ name: "kubenode9", ip: "192.168.122.29", roles: ["control-plane", "etcd", "worker"] });
     return raw;
 }
 
@@ -153,8 +155,14 @@ describe("etcd member names", () => {
         const plan = planStack("dev", before, after, predictPlaybooks(before, after));
         expect(plan.nodes.etcdMemberNames).toEqual({ members: { kubenode9: "etcd4", kubenode2: "etcd2", kubenode3: "etcd3" }, retired: ["etcd1"] });
         expect(plan.settings).toEqual([]);
-        expect(plan.playbooks.runs.map((r) => r.command)).toEqual(["cluster.yml"]);
-        expect(formatMarkdown(plan)).toContain("etcd member names: `kubenode9=etcd4, kubenode2=etcd2, kubenode3=etcd3; retired: etcd1`");
+        // kube_control_plane[0] leaves: docs/operations/nodes.md's steps, with their run-time conditions.
+        expect(plan.playbooks.runs.map((r) => `${r.command}${r.when ? ` [${r.when}]` : ""}`)).toEqual([
+            "cluster.yml [only if kubenode1 answers]",
+            "remove-node.yml -e node=kubenode1 -e skip_confirmation=true [if kubenode1 does not answer: -e reset_nodes=false -e allow_ungraceful_removal=true]",
+            "cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+            "upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+        ]);
+        expect(formatMarkdown(plan)).toContain("etcd member names: `kubenode2=etcd2, kubenode3=etcd3, kubenode9=etcd4; retired: etcd1`");
         // Unchanged etcd members: no names line, and nothing in "Other settings".
         const same = loadPlanSide(projectYaml, stackYaml(libvirtRaw()), "dev", "working tree", before);
         const quiet = planStack("dev", before, same, predictPlaybooks(before, same));
@@ -185,7 +193,7 @@ describe("etcd member names", () => {
         fs.writeFileSync(path.join(repo, "Pulumi.dev.yaml"), unprotected(replacedFirst()));
         const res = plan();
         expect(res.stderr).toBe("");
-        expect(res.stdout).toMatch(/^ {2}etcd member names: kubenode9=etcd4, kubenode2=etcd2, kubenode3=etcd3; retired: etcd1$/m);
+        expect(res.stdout).toMatch(/^ {2}etcd member names: kubenode2=etcd2, kubenode3=etcd3, kubenode9=etcd4; retired: etcd1$/m);
         expect(res.stdout).toMatch(/^ {2}1\. cluster\.yml /m);
     });
 });

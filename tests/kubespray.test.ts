@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, parseClusterConfig } from "../components/config/config";
 import { parse } from "yaml";
+import { deployedMembersOf } from "../components/kubespray/membership";
 import { withEtcdMemberNames } from "../components/kubespray/etcd-names";
 import { CommandSpec, kubesprayCommandSpecs, renderCommand } from "../components/kubespray/playbook";
 import { hcloudRaw } from "./fixtures";
@@ -182,18 +183,21 @@ describe("KubesprayRun", () => {
         expect(cmd("f", "node-worker1").inputs.triggers).toEqual(cmd("a", "node-worker1").inputs.triggers);
     });
 
-    it("warns about etcd quorum when the control plane grows from 3 to 5", async () => {
-        const warn = jest.spyOn(pulumi.log, "warn");
+    it("refuses etcd 3 -> 5 in one up against the last deployment, and logs the steps of 3 -> 4 (etcd.allowEvenMembers)", async () => {
+        const five = pureSpecs(configOf(hcloudRaw(5, 2)));
+        await expect(settle(refuseUnsafeChanges(base.run.commandSpecs, five))).rejects.toThrow(/etcd members cp4, cp5 would join in one `up`/);
         const info = jest.spyOn(pulumi.log, "info");
         try {
-            const { run } = await construct("g", hcloudRaw(5, 2), { previousCommandSpecs: base.run.commandSpecs });
+            const four = hcloudRaw(3, 2);
+            four.nodes.splice(3, 0, { name: "cp4", ip: "10.0.1.14", roles: ["control-plane", "etcd"] });
+            four.etcd = { allowEvenMembers: true };
+            const { run } = await construct("g", four, { previousCommandSpecs: base.run.commandSpecs });
             await valueOf(run.commandSpecs);
             await new Promise((r) => setTimeout(r, 50));
-            const warnings = warn.mock.calls.map((c) => c[0]);
-            expect(warnings.join("\n")).toMatch(/control plane 3 -> 5, etcd 3 -> 5 members: this runs cluster\.yml.*quorum/);
-            expect(info.mock.calls.map((c) => c[0])).toContain("Kubespray: expected runs: cluster.yml");
+            expect(info.mock.calls.map((c) => c[0])).toContain(
+                "Kubespray: expected runs: cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes; upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
+            );
         } finally {
-            warn.mockRestore();
             info.mockRestore();
         }
     });
@@ -214,14 +218,18 @@ describe("KubesprayRun", () => {
 
     it("keeps the etcd member names of the last deployment: cp1 replaced by cp9 leaves cp2=etcd2, cp3=etcd3", async () => {
         const raw = hcloudRaw(3, 2);
-        raw.nodes[0] = { name: "cp9", ip: "10.0.1.19", roles: ["control-plane", "etcd"] };
+        raw.nodes.splice(0, 1);
+        raw.nodes.splice(2, 0, { name: "cp9", ip: "10.0.1.19", roles: ["control-plane", "etcd"] });
         const { run, config } = await construct("m", raw, { previousCommandSpecs: base.run.commandSpecs });
         const hosts = parse((await valueOf(run.inventory))["hosts.yaml"]).all.hosts;
         expect(Object.fromEntries(["cp9", "cp2", "cp3"].map((n) => [n, hosts[n].etcd_member_name]))).toEqual({ cp9: "etcd4", cp2: "etcd2", cp3: "etcd3" });
         // Exactly what the pure code (and so `npm run plan`) gives for the same last deployment.
-        const expected = pureSpecs(withEtcdMemberNames(config, await valueOf(base.run.commandSpecs)));
+        const prev = await valueOf(base.run.commandSpecs);
+        const expected = pureSpecs({ ...withEtcdMemberNames(config, prev), deployedMembers: deployedMembersOf(prev) });
+        // cp1 leaves by nodes.md's steps: the cluster command's create runs them.
+        expect(expected.find((s) => s.id === "cluster")!.create.playbooks.map((p) => p.playbook)).toEqual(["cluster.yml", "remove-node.yml", "cluster.yml", "upgrade-cluster.yml"]);
         expect(await valueOf(run.commandSpecs)).toEqual(expected);
-        expect(expected.find((s) => s.id === "cluster")!.etcdMemberNames).toEqual({ members: { cp9: "etcd4", cp2: "etcd2", cp3: "etcd3" }, retired: ["etcd1"] });
+        expect(expected.find((s) => s.id === "cluster")!.etcdMemberNames).toEqual({ members: { cp2: "etcd2", cp3: "etcd3", cp9: "etcd4" }, retired: ["etcd1"] });
     });
 
     it("a last deployment with positional names (no etcdMemberNames) changes no command input", async () => {

@@ -6,6 +6,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { parseClusterConfig } from "../components/config/config";
 import { renderTimeMachines } from "../components/kubespray/inventory";
+import { deployedMembersOf } from "../components/kubespray/membership";
 import {
     CommandSpec,
     inventoryArchive,
@@ -166,20 +167,61 @@ describe("predictRuns", () => {
         expect(predictRuns(undefined, specsOf(after)).errors).toEqual([]);
     });
 
-    it("control plane 3 -> 5: cluster.yml with an etcd quorum warning", () => {
-        const plan = predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(hcloudRaw(5, 2)));
-        expect(plan.runs.map((r) => r.args.join(" "))).toEqual(["cluster.yml"]);
-        expect(plan.warnings).toHaveLength(1);
-        expect(plan.warnings[0]).toMatch(/control plane 3 -> 5, etcd 3 -> 5/);
-        expect(plan.warnings[0]).toMatch(/quorum/);
-        expect(plan.errors).toEqual([]);
+    it("control plane/etcd 3 -> 5 or 5 -> 3 in one up is refused at preview, naming the nodes", () => {
+        expect(predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(hcloudRaw(5, 2))).errors).toEqual([
+            expect.stringMatching(/^etcd members cp4, cp5 would join in one `up`/),
+            expect.stringMatching(/^control planes cp4 joining, cp5 joining: one control plane leaves and one joins per `up`/),
+        ]);
+        expect(predictRuns(specsOf(hcloudRaw(5, 2)), specsOf(hcloudRaw(3, 2))).errors[0]).toMatch(/^etcd members cp4, cp5 would leave in one `up` \(5 -> 3 members\)/);
     });
 
-    it("control plane 5 -> 3: cluster.yml, quorum warning, and remove-node advice for the leaving members", () => {
-        const plan = predictRuns(specsOf(hcloudRaw(5, 2)), specsOf(hcloudRaw(3, 2)));
-        expect(summary(specsOf(hcloudRaw(5, 2)), specsOf(hcloudRaw(3, 2)))).toEqual(["cluster.yml"]);
-        expect(plan.warnings.join("\n")).toMatch(/quorum/);
-        expect(plan.warnings.join("\n")).toMatch(/cp4, cp5 leave the control plane\/etcd/);
+    it("replacing kube_control_plane[0] runs nodes.md's steps from the cluster command, with the run-time conditions in the plan", () => {
+        const before = specsOf(base());
+        const raw = base();
+        raw.nodes.splice(0, 1);
+        raw.nodes.splice(2, 0, { name: "cp9", ip: "10.0.1.19", roles: ["control-plane", "etcd"] });
+        const config = { ...parseClusterConfig(raw, { stack: "test" }), deployedMembers: deployedMembersOf(before) };
+        const after = kubesprayCommandSpecs(config, renderTimeMachines(config));
+        const plan = predictRuns(before, after);
+        expect(plan.errors).toEqual([]);
+        expect(plan.runs.map((r) => [r.specId, r.args.join(" "), r.when])).toEqual([
+            ["cluster", "cluster.yml", "only if cp1 answers"],
+            ["cluster", "remove-node.yml -e node=cp1 -e skip_confirmation=true", "if cp1 does not answer: -e reset_nodes=false -e allow_ungraceful_removal=true"],
+            ["cluster", "cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes", undefined],
+            ["cluster", "upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes", undefined],
+        ]);
+        // The shell: the transition inventory (cp2, cp3 under their running names, cp1 last, cp9 not yet), then the
+        // staying members checked before anything runs; the steps before the join run on that inventory.
+        const create = renderCommand(config, after.find((s) => s.id === "cluster")!).create;
+        const at = (text: string) => create.indexOf(text);
+        const transition = parse(/cat > "\$KHA_INVENTORY\/hosts\.membership\.yaml" <<'(\w+)'\n([\s\S]*?)\n\1\n/.exec(create)![2]);
+        expect(Object.keys(transition.all.children.etcd.hosts)).toEqual(["cp2", "cp3", "cp1"]);
+        expect(Object.keys(transition.all.children.kube_control_plane.hosts)).toEqual(["cp2", "cp3", "cp1"]);
+        expect(Object.fromEntries(["cp1", "cp2", "cp3"].map((n) => [n, transition.all.hosts[n].etcd_member_name]))).toEqual({ cp1: "etcd1", cp2: "etcd2", cp3: "etcd3" });
+        expect(transition.all.hosts.cp9).toBeUndefined();
+        expect(at("if ! kha_answers cp2,cp3;")).toBeGreaterThan(0);
+        expect(at("if ! kha_answers cp2,cp3;")).toBeLessThan(at("kha_playbook cluster.yml"));
+        // One connection attempt, bounded (Kubespray's ansible.cfg asks ssh for 100).
+        expect(create).toMatch(/ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 [^"]*" timeout 120/);
+        expect(create).toMatch(/if \[ "\$kha_up_0" = 1 \]; then kha_hosts="\$KHA_INVENTORY\/hosts\.membership\.yaml"; kha_playbook cluster\.yml; kha_hosts="\$KHA_INVENTORY\/hosts\.yaml"\nelse echo 'kubespray-ha: skipped cluster\.yml: cp1 does not answer/);
+        expect(create).toMatch(/kha_more=; \[ "\$kha_up_0" = 1 \] \|\| kha_more='-e reset_nodes=false -e allow_ungraceful_removal=true'\nkha_hosts="\$KHA_INVENTORY\/hosts\.membership\.yaml"; kha_playbook remove-node\.yml -e node=cp1 -e skip_confirmation=true \$\{KUBESPRAY_HA_REMOVE_NODE_ARGS:-\} \$kha_more; kha_hosts="\$KHA_INVENTORY\/hosts\.yaml"\nkha_playbook cluster\.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes\n/);
+        expect(create).toMatch(/echo 'kubespray-ha: 2\. remove cp1 from the cluster/);
+        expect(spawnSync("bash", ["-n"], { input: create }).status).toBe(0);
+    });
+
+    it("refuses a new control plane listed first (kube_control_plane[0]), naming where it goes", () => {
+        const raw = base();
+        raw.nodes[0] = { ...raw.nodes[0], name: "cp9", ip: "10.0.1.19" };
+        expect(predictRuns(specsOf(base()), specsOf(raw)).errors).toEqual([expect.stringMatching(/^cp9 would be kube_control_plane\[0\] .* List it after cp2, cp3 in nodes\./)]);
+    });
+
+    it("an even etcd count only as one step from the odd count deployed", () => {
+        const even = hcloudRaw(3, 2);
+        even.nodes.splice(3, 0, { name: "cp4", ip: "10.0.1.14", roles: ["control-plane", "etcd"] });
+        even.etcd = { allowEvenMembers: true };
+        expect(predictRuns(specsOf(base()), specsOf(even)).errors).toEqual([]);
+        expect(predictRuns(undefined, specsOf(even)).errors).toEqual([]);
+        expect(predictRuns(specsOf(hcloudRaw(1, 2)), specsOf(even)).errors.join("\n")).toMatch(/1 -> 4 nodes with the role etcd/);
     });
 
     it("a worker's address changes (server replaced): remove-node first, then scale it again", () => {
@@ -197,8 +239,8 @@ describe("predictRuns", () => {
         raw.nodes[4].roles = ["control-plane", "etcd", "worker"];
         raw.nodes[3].roles = ["control-plane", "etcd", "worker"];
         const plan = predictRuns(specsOf(hcloudRaw(3, 2)), specsOf(raw));
-        expect(plan.errors).toHaveLength(2);
         expect(plan.errors[0]).toMatch(/node worker1 changes between worker-only and control-plane\/etcd/);
+        expect(plan.errors[1]).toMatch(/node worker2 changes between worker-only and control-plane\/etcd/);
     });
 
     it("a removed worker plus a group_var change: cluster.yml first, remove-node at the end", () => {
@@ -236,7 +278,7 @@ describe("renderCommand", () => {
             KHA_SSH_USER: "root",
         });
         expect(c.create).toMatch(/^kha_playbook cluster\.yml$/m);
-        expect(c.create).toContain(`"$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key"`);
+        expect(c.create).toContain(`"$KHA_ANSIBLE_PLAYBOOK" -i "$kha_hosts" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key"`);
         expect(c.create).toContain(`trap 'rm -rf "$kha_tmp"' EXIT`);
         expect(c.stdin).toBe("ssh-private-key");
         expect(c.update).not.toContain("kha_playbook");

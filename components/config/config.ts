@@ -267,6 +267,11 @@ const clusterSchema = z
             .object({
                 electionTimeoutMs: z.number().int().positive().max(50000, "at most 50000 ms (etcd refuses more)").optional(),
                 heartbeatIntervalMs: z.number().int().positive().optional(),
+                /**
+                 * Allow an even number of control-plane/etcd nodes for one `up`: the step between two odd counts when
+                 * members join or leave one per `up` (kubespray/membership.ts checks it against the last deployment).
+                 */
+                allowEvenMembers: z.boolean().default(false),
             })
             .strict()
             .default({}),
@@ -287,7 +292,7 @@ export type { BgpConfig } from "./bgp";
 /** The validated config, with every default filled in and the VIP resolved. */
 export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "kubeProxyStrictArp" | "hcloud" | "interface" | "etcd"> {
     /** `etcd` with the defaults of the VIP mode filled in. */
-    etcd: EtcdTimings;
+    etcd: EtcdTimings & { allowEvenMembers: boolean };
     name: string;
     /** `interface` resolved: the configured NIC, else the libvirt VMs' enp1s0 (unused with a Load Balancer). */
     interface: string;
@@ -318,6 +323,12 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
      */
     etcdMemberNames?: EtcdMemberNames;
     /**
+     * The control planes and etcd members of the last deployment, in its inventory order, and how Kubespray reached
+     * each (kubespray/membership.ts: a member that leaves is removed while the inventory still lists it). Set by
+     * KubesprayRun from the stack's last deployment; never in the stack config; absent on a first deployment.
+     */
+    deployedMembers?: DeployedMembers;
+    /**
      * Keys that are valid but have no effect on this backend or mode (config/no-effect.ts); `render` prints
      * them as `warning: <key>: <message>` and the program logs them with pulumi.log.warn.
      */
@@ -331,6 +342,23 @@ export interface ClusterConfig extends Omit<Parsed, "vip" | "name" | "ssh" | "ku
 }
 
 /** The etcd member names of a deployment: kept by each member for its life, never given to another. */
+/** A control plane or etcd member as the last deployment's inventory listed it. */
+export interface DeployedHost {
+    name: string;
+    sshAddress: string;
+    ip: string;
+    roles: Role[];
+    etcdMemberName?: string;
+}
+
+/** The last deployment's control-plane/etcd membership (ClusterConfig.deployedMembers). */
+export interface DeployedMembers {
+    controlPlane: string[];
+    etcd: string[];
+    /** Absent in deployments from before it was recorded. */
+    hosts?: DeployedHost[];
+}
+
 export interface EtcdMemberNames {
     /** Etcd node -> its `etcd_member_name` (the member's --name and its entry in ETCD_INITIAL_CLUSTER). */
     members: Record<string, string>;
@@ -402,10 +430,10 @@ function checkNodes(parsed: Parsed, subnet: Subnet | undefined, dhcp: AddressRan
     });
     for (const [role, group] of [["control-plane", "kube_control_plane"], ["etcd", "etcd"]] as const) {
         const count = countRole(nodes, role);
-        if (nodes.length > 0 && (count === 0 || count % 2 === 0)) {
+        if (nodes.length > 0 && (count === 0 || (count % 2 === 0 && !parsed.etcd.allowEvenMembers))) {
             problems.push({
                 key: "nodes",
-                message: `${count} nodes have the role ${role} (${group}); an odd number (1, 3, 5...) is required ${count === 0 ? "" : "for etcd quorum"}`.trim(),
+                message: `${count} nodes have the role ${role} (${group}); an odd number (1, 3, 5...) is required ${count === 0 ? "" : "for etcd quorum (etcd.allowEvenMembers: true allows an even count for one `up`, as the step of a one-member-per-`up` change)"}`.trim(),
             });
         }
     }
@@ -564,7 +592,8 @@ export function parseClusterConfig(raw: unknown, options: ParseOptions): Cluster
     const warnings = noEffectWarnings(raw as Record<string, unknown>, parsed.backend, mode);
     const bgp = resolveBgp({ mode, bgp: parsed.vip.bgp, nodes: parsed.nodes, passwords: options.bgpPeerPasswords }, problems, warnings);
     problems.push(...checkLease(parsed.vip));
-    const etcd: EtcdTimings = {
+    const etcd: EtcdTimings & { allowEvenMembers: boolean } = {
+        allowEvenMembers: parsed.etcd.allowEvenMembers,
         electionTimeoutMs: parsed.etcd.electionTimeoutMs ?? ETCD_DEFAULTS[mode].electionTimeoutMs,
         heartbeatIntervalMs: parsed.etcd.heartbeatIntervalMs ?? ETCD_DEFAULTS[mode].heartbeatIntervalMs,
     };

@@ -27,9 +27,10 @@ import { createHash } from "crypto";
 import { shQuote } from "../shared/shell";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ClusterConfig, EtcdMemberNames, Role } from "../config/config";
+import { ClusterConfig, DeployedHost, EtcdMemberNames, Role } from "../config/config";
 import { etcdMemberNamesOf } from "./etcd-names";
-import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
+import { apiEndpointVars, InventoryMachine, RenderedFiles, renderHostsYaml, renderInventory } from "./inventory";
+import { evenCountErrors, formatSteps, Members, membershipChanged, membershipSteps } from "./membership";
 import { recoverAbortedFirstRun, recoveryNote } from "./recover";
 import { upgradeSteps, UpgradeVersions, upgradeVersions, versionChangeErrors, versionsFromTrigger } from "./upgrade";
 
@@ -57,6 +58,8 @@ export interface HostEntry {
     /** ip / access_ip */
     ip: string;
     roles: Role[];
+    /** etcd members: etcd_member_name. */
+    etcdMemberName?: string;
 }
 
 /** One `ansible-playbook` call. Common arguments (-i, -b, --forks, --user, --private-key, extraArgs) are added by renderCommand. */
@@ -71,6 +74,12 @@ export interface PlaybookInvocation {
      * config). Passed as a second `-i` inventory holding just this host in kube_node.
      */
     extraHost?: HostEntry;
+    /** Runs on the membership change's transition inventory (CommandAction.membership) instead of hosts.yaml. */
+    transitionInventory?: boolean;
+    /** Extra variables added when this node does not answer at run time (remove-node.yml of a dead machine). */
+    ifUnreachable?: { node: string; extraVars: [string, string][] };
+    /** Runs only when this node answers at run time; otherwise skipped with this reason. */
+    onlyIfAnswers?: { node: string; otherwise: string };
 }
 
 /** Skip a create's playbooks when the cluster.yml run of the same deployment already covered it. */
@@ -92,6 +101,16 @@ export interface CommandAction {
     readsKubeconfig?: boolean;
     /** Lines logged before the playbooks run: what the run will do (the upgrade's steps, ./upgrade.ts). */
     announce?: string[];
+    /**
+     * A membership change (./membership.ts): these members must answer before the first playbook, and the
+     * leaving ones (listed by a second inventory in their steps) are probed for the unreachable-node options.
+     */
+    membership?: {
+        mustAnswer: string[];
+        leaving: string[];
+        /** hosts.yaml of the members before the change (a joining one not yet listed, the leaving ones last). */
+        transitionHosts: string;
+    };
 }
 
 /** Control-plane, etcd and worker members of the cluster, by name in config order. */
@@ -131,8 +150,13 @@ export interface CommandSpec {
     recreateAfter?: string[];
     /** Pulumi deleteBeforeReplace: node commands remove the old node before scaling the new one. */
     deleteBeforeReplace: boolean;
-    /** The cluster command: who is control plane, etcd and worker (for quorum warnings). */
+    /** The cluster command: who is control plane, etcd and worker, in inventory order (membership changes). */
     members?: ClusterMembers;
+    /**
+     * The cluster command: how the inventory reached each control plane and etcd member. The next deployment
+     * lists a member that leaves from here until remove-node.yml removed it. Absent in deployments from before it.
+     */
+    hosts?: HostEntry[];
     /**
      * The cluster command: the etcd member names hosts.yaml gives, and the retired ones. The next deployment
      * reads them back (./etcd-names.ts) so members keep their names. Absent in deployments from before it.
@@ -180,6 +204,62 @@ export function nodeCommandId(name: string): string {
 
 function hostEntry(m: InventoryMachine): HostEntry {
     return { name: m.name, sshAddress: m.sshAddress, ip: m.ip, roles: [...m.roles] };
+}
+
+/**
+ * The cluster command's create: cluster.yml, or when the control-plane/etcd membership differs from the last
+ * deployment's (config.deployedMembers), the steps of ./membership.ts. Their refusals are predictRuns' errors
+ * (the component fails at preview); here a refused change still gets the plain run, which never starts.
+ */
+function clusterCreate(config: ClusterConfig, machines: readonly InventoryMachine[], kubeVersion: string): CommandAction {
+    const record = { nodes: machines.map((m) => m.name), kubeVersion };
+    const deployed = config.deployedMembers;
+    const now = membersOf(machines);
+    if (!deployed || !membershipChanged(deployed, now)) return { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
+    const plan = membershipSteps(deployed, now);
+    const known = new Map<string, DeployedHost>((deployed.hosts ?? []).map((h) => [h.name, h]));
+    if (plan.errors.length > 0 || plan.leaving.some((n) => !known.has(n))) return { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
+    const leaving = plan.leaving.map((n) => known.get(n)!);
+    // The transition inventory: the members that stay (config order), the leaving ones last as the last deployment
+    // reached them, under their etcd names; a joining member is not listed yet. Workers as they are.
+    const joining = [...now.controlPlane, ...now.etcd].filter((n) => !deployed.controlPlane.includes(n) && !deployed.etcd.includes(n));
+    const names = etcdMemberNamesOf(config, machines);
+    const transitionMachines: InventoryMachine[] = [
+        ...machines.filter((m) => !joining.includes(m.name)),
+        ...leaving.map((h) => ({ name: h.name, roles: [...h.roles], ip: h.ip, sshAddress: h.sshAddress })),
+    ];
+    // Every listed member under the name it runs with: as the last deployment recorded it, which wins over a name
+    // derived now (the same unless the config lost them).
+    const recorded = Object.fromEntries((deployed.hosts ?? []).filter((h) => h.etcdMemberName).map((h) => [h.name, h.etcdMemberName!]));
+    const transitionNames = {
+        members: { ...names.members, ...recorded },
+        retired: names.retired.filter((r) => !leaving.some((h) => h.etcdMemberName === r)),
+    };
+    return {
+        playbooks: plan.steps.map((st) => ({
+            playbook: st.playbook,
+            ...(st.limit ? { limit: [...st.limit] } : {}),
+            ...(st.extraVars ? { extraVars: st.extraVars } : {}),
+            ...(st.keepHosts.length > 0 ? { transitionInventory: true } : {}),
+            ...(st.ifUnreachable ? { ifUnreachable: st.ifUnreachable } : {}),
+            ...(st.onlyIfAnswers ? { onlyIfAnswers: st.onlyIfAnswers } : {}),
+        })),
+        recordsClusterRun: record,
+        announce: [`control plane/etcd membership: ${deployed.controlPlane.join(", ")} / ${deployed.etcd.join(", ")} -> ${now.controlPlane.join(", ")} / ${now.etcd.join(", ")}; the steps (Kubespray docs/operations/nodes.md):`, ...formatSteps(plan)],
+        membership: {
+            mustAnswer: plan.mustAnswer,
+            leaving: plan.leaving,
+            transitionHosts: renderHostsYaml({ ...config, etcdMemberNames: transitionNames }, transitionMachines),
+        },
+    };
+}
+
+/** Control planes and etcd members, in inventory (config) order. */
+function membersOf(machines: readonly { name: string; roles: readonly Role[] }[]): Members {
+    return {
+        controlPlane: machines.filter((m) => m.roles.includes("control-plane")).map((m) => m.name),
+        etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
+    };
 }
 
 function nothing(): CommandAction {
@@ -231,10 +311,7 @@ export function kubesprayCommandSpecs(
                 `extraArgs: sha256:${sha256(JSON.stringify(config.kubespray.extraArgs))}`,
             ],
             inputs: [],
-            create: {
-                playbooks: [{ playbook: "cluster.yml" }],
-                recordsClusterRun: { nodes: machines.map((m) => m.name), kubeVersion },
-            },
+            create: clusterCreate(config, machines, kubeVersion),
             update: nothing(),
             dependsOn: ["inventory"],
             machines: clusterMachines.map((m) => m.name),
@@ -245,6 +322,10 @@ export function kubesprayCommandSpecs(
                 workers: machines.filter((m) => m.roles.includes("worker")).map((m) => m.name),
             },
             etcdMemberNames: etcdMemberNamesOf(config, machines),
+            hosts: clusterMachines.map((m) => {
+                const etcdName = etcdMemberNamesOf(config, machines).members[m.name];
+                return { ...hostEntry(m), ...(etcdName ? { etcdMemberName: etcdName } : {}) };
+            }),
             apiEndpoint: { vip: config.vip.address, domainName: config.vip.domainName ?? config.vip.address },
         });
     }
@@ -322,7 +403,7 @@ export function kubesprayCommandSpecs(
     if (!options.withoutSettingsKey) {
         // The same specs from the config alone: what the preview skeleton can compare (see settingsKey).
         const configOnly = kubesprayCommandSpecs(
-            { ...config, publicApiAddresses: undefined, etcdMemberNames: undefined },
+            { ...config, publicApiAddresses: undefined, etcdMemberNames: undefined, deployedMembers: undefined },
             machines.map((m) => ({ ...m, sshAddress: "<address>" })),
             { ...options, withoutSettingsKey: true },
         );
@@ -348,6 +429,8 @@ export interface PlaybookRun {
     extraVars?: [string, string][];
     /** The playbook-specific arguments, e.g. `["scale.yml", "--limit=w4"]`. */
     args: string[];
+    /** A run-time condition (a membership step that depends on whether a leaving machine answers). */
+    when?: string;
 }
 
 /** How Pulumi treats one command resource. */
@@ -409,31 +492,31 @@ function runsOf(spec: CommandSpec, phase: "create" | "update" | "delete", action
         ...(inv.limit ? { limit: [...inv.limit] } : {}),
         ...(inv.extraVars ? { extraVars: inv.extraVars.map(([k, v]) => [k, v] as [string, string]) } : {}),
         args: invocationArgs(inv),
+        ...(inv.ifUnreachable ? { when: `if ${inv.ifUnreachable.node} does not answer: ${inv.ifUnreachable.extraVars.map(([k, v]) => `-e ${k}=${v}`).join(" ")}` } : {}),
+        ...(inv.onlyIfAnswers ? { when: `only if ${inv.onlyIfAnswers.node} answers` } : {}),
     }));
 }
 
-function quorumWarnings(before: ClusterMembers, after: ClusterMembers): string[] {
-    const warnings: string[] = [];
-    const cp = [before.controlPlane.length, after.controlPlane.length];
-    const etcd = [before.etcd.length, after.etcd.length];
-    if (cp[0] !== cp[1] || etcd[0] !== etcd[1]) {
-        const majority = (n: number) => Math.floor(n / 2) + 1;
-        warnings.push(
-            `control plane ${cp[0]} -> ${cp[1]}, etcd ${etcd[0]} -> ${etcd[1]} members: this runs cluster.yml on every node. ` +
-                `etcd keeps quorum only while a majority is up (${majority(etcd[0])} of ${etcd[0]} before, ${majority(etcd[1])} of ${etcd[1]} after): ` +
-                "change one member per `up`, keep the count odd, and back up etcd first.",
+/**
+ * A control-plane/etcd membership change between two deployments (./membership.ts): its refusals, and an even
+ * count that is not one member away from the odd count deployed. Names only, so the preview skeleton suffices.
+ */
+function membershipErrors(prev: CommandSpec, next: CommandSpec): string[] {
+    const before = prev.members!;
+    const after = next.members!;
+    const errors: string[] = [];
+    if (after.etcd.length % 2 === 0 || after.controlPlane.length % 2 === 0) errors.push(...evenCountErrors(before, after));
+    if (!membershipChanged(before, after)) return errors;
+    const plan = membershipSteps(before, after);
+    errors.push(...plan.errors);
+    const unknown = plan.leaving.filter((n) => !(prev.hosts ?? []).some((h) => h.name === n));
+    if (plan.errors.length === 0 && unknown.length > 0) {
+        errors.push(
+            `${unknown.join(", ")} leave${unknown.length === 1 ? "s" : ""} the control plane/etcd, but the last deployment did not record how Kubespray reached ${unknown.length === 1 ? "it" : "them"} ` +
+                "(a deployment from before membership changes were automated): run one `up` with no node change first, then remove it.",
         );
     }
-    const removed = [...new Set([...before.controlPlane, ...before.etcd])].filter(
-        (n) => !after.controlPlane.includes(n) && !after.etcd.includes(n),
-    );
-    if (removed.length > 0) {
-        warnings.push(
-            `${removed.join(", ")} leave${removed.length === 1 ? "s" : ""} the control plane/etcd: cluster.yml does not remove an etcd member. ` +
-                "Run remove-node.yml -e node=<name> -e skip_confirmation=true for it first (one at a time), or etcd loses quorum when the server goes.",
-        );
-    }
-    return warnings;
+    return errors;
 }
 
 /**
@@ -589,7 +672,6 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
     const endpointError = apiEndpointChange(prevCluster?.apiEndpoint, cluster?.apiEndpoint);
     if (endpointError) errors.push(endpointError);
     if (prevCluster?.members && cluster?.members) {
-        warnings.push(...quorumWarnings(prevCluster.members, cluster.members));
         const wasWorkerOnly = new Set((before ?? []).filter((s) => s.kind === "node").map((s) => s.node!));
         const isWorkerOnlyNow = new Set(after.filter((s) => s.kind === "node").map((s) => s.node!));
         const allBefore = new Set([...prevCluster.members.controlPlane, ...prevCluster.members.etcd, ...prevCluster.members.workers]);
@@ -604,6 +686,7 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
                 );
             }
         }
+        errors.push(...membershipErrors(prevCluster, cluster));
     }
     const upgrade = versionChange(before ?? [], after, changes, errors);
     const inventoryChange = changes.find((c) => c.id === "inventory");
@@ -796,9 +879,10 @@ kha_progress() {
     }'
 }
 # (\`a && b || c\`: under set -e a failing playbook must not end the group before its status is kept.)
+kha_hosts="$KHA_INVENTORY/hosts.yaml"
 kha_playbook() {
-  echo "kubespray-ha: $KHA_ANSIBLE_PLAYBOOK -i $KHA_INVENTORY/hosts.yaml -b --forks $kha_forks --user $KHA_SSH_USER $* (log: $kha_log)" | tee -a "$kha_log" >&2
-  { "$KHA_ANSIBLE_PLAYBOOK" -i "$KHA_INVENTORY/hosts.yaml" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" "$@" </dev/null 2>&1 && echo 0 > "$kha_tmp/rc" || echo "$?" > "$kha_tmp/rc"; } | tee -a "$kha_log" | kha_progress
+  echo "kubespray-ha: $KHA_ANSIBLE_PLAYBOOK -i $kha_hosts -b --forks $kha_forks --user $KHA_SSH_USER $* (log: $kha_log)" | tee -a "$kha_log" >&2
+  { "$KHA_ANSIBLE_PLAYBOOK" -i "$kha_hosts" -b --forks "$kha_forks" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" "$@" </dev/null 2>&1 && echo 0 > "$kha_tmp/rc" || echo "$?" > "$kha_tmp/rc"; } | tee -a "$kha_log" | kha_progress
   kha_rc="$(cat "$kha_tmp/rc")"
   if [ "$kha_rc" != 0 ]; then
     echo "kubespray-ha: ansible-playbook $1 failed (exit $kha_rc); its last ${FAILURE_TAIL_LINES} lines (full log: $kha_log):" >&2
@@ -809,18 +893,65 @@ kha_playbook() {
 `;
 }
 
+/** A host hosts.yaml no longer lists, in the groups of its roles (listed after every host of hosts.yaml). */
 function extraHostInventory(host: HostEntry, config: ClusterConfig): string {
+    const groups = ([["control-plane", "kube_control_plane"], ["etcd", "etcd"], ["worker", "kube_node"]] as const)
+        .filter(([role]) => host.roles.includes(role))
+        .map(([, group]) => [group, { hosts: { [host.name]: null } }]);
     return stringify({
         all: {
-            hosts: { [host.name]: { ansible_host: host.sshAddress, ansible_port: config.ssh.port, ip: host.ip, access_ip: host.ip } },
-            children: { kube_node: { hosts: { [host.name]: null } } },
+            hosts: {
+                [host.name]: {
+                    ansible_host: host.sshAddress, ansible_port: config.ssh.port, ip: host.ip, access_ip: host.ip,
+                    ...(host.etcdMemberName ? { etcd_member_name: host.etcdMemberName } : {}),
+                },
+            },
+            children: Object.fromEntries(groups),
         },
     });
 }
 
-function renderInvocation(inv: PlaybookInvocation, config: ClusterConfig, n: number): string {
+/** Where a membership change's transition inventory is written: next to hosts.yaml, so the same group_vars apply. */
+const TRANSITION_HOSTS = "$KHA_INVENTORY/hosts.membership.yaml";
+
+// A membership change (./membership.ts): the transition inventory is written; before any playbook, every member
+// that stays must answer an Ansible ping (else nothing runs: etcd could lose its majority), and each leaving
+// member is probed; kha_up_<i> (1 answers, 0 not) picks its steps' options. The ping makes one connection
+// attempt (Kubespray's ansible.cfg asks ssh for 100) and is bounded by `timeout`, so a dead machine costs
+// about 30 s, not Ansible's retries.
+function membershipCheck(membership: NonNullable<CommandAction["membership"]>): string {
+    let out = heredoc(`"${TRANSITION_HOSTS}"`, membership.transitionHosts);
+    out += `kha_ansible=ansible
+case "$KHA_ANSIBLE_PLAYBOOK" in */*) kha_ansible="\${KHA_ANSIBLE_PLAYBOOK%/*}/ansible" ;; esac
+kha_ssh_args="$(sed -n 's/^[[:space:]]*ssh_args[[:space:]]*=[[:space:]]*//p' "$ANSIBLE_CONFIG" 2>/dev/null | head -n 1)"
+kha_answers() {
+  { ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 \${kha_ssh_args:--C -o ControlMaster=auto -o ControlPersist=60s}" timeout 120 \
+    "$kha_ansible" "$1" -i "${TRANSITION_HOSTS}" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" -m ping -T 20 </dev/null >"$kha_tmp/ping" 2>&1 && kha_ping=0 || kha_ping=$?; }
+  cat "$kha_tmp/ping" >> "$kha_log"
+  return "$kha_ping"
+}
+`;
+    if (membership.mustAnswer.length > 0) {
+        out += `echo ${shellQuote(`kubespray-ha: membership: ${membership.mustAnswer.join(", ")} must answer before any change`)} | tee -a "$kha_log" >&2
+if ! kha_answers ${shellQuote(membership.mustAnswer.join(","))}; then
+  grep -E 'UNREACHABLE|FAILED' "$kha_tmp/ping" | cut -c 1-${PROGRESS_LINE_WIDTH} >&2 || true
+  echo ${shellQuote(`kubespray-ha: refusing the membership change: not every member that stays answers (${membership.mustAnswer.join(", ")}). Changing etcd's membership with one of them down can leave it without a majority: bring it back, or replace one dead member per \`up\` (starting with it); with etcd's quorum lost, follow Kubespray's docs/operations/recover-control-plane.md.`)} >&2
+  exit 1
+fi
+`;
+    }
+    membership.leaving.forEach((node, i) => {
+        out += `if kha_answers ${shellQuote(node)}; then kha_up_${i}=1; echo ${shellQuote(`kubespray-ha: membership: ${node} answers: it is drained and reset as it leaves`)} | tee -a "$kha_log" >&2
+else kha_up_${i}=0; echo ${shellQuote(`kubespray-ha: membership: ${node} does not answer: it leaves as an unreachable node (-e reset_nodes=false -e allow_ungraceful_removal=true)`)} | tee -a "$kha_log" >&2; fi
+`;
+    });
+    return out;
+}
+
+function renderInvocation(inv: PlaybookInvocation, config: ClusterConfig, n: number, leaving: readonly string[] = []): string {
     let out = "";
     const words: string[] = [];
+    const upVar = (node: string) => `"$kha_up_${leaving.indexOf(node)}"`;
     if (inv.extraHost) {
         const file = `"$kha_tmp/extra-host-${n}.yaml"`;
         out += heredoc(file, extraHostInventory(inv.extraHost, config));
@@ -831,7 +962,19 @@ function renderInvocation(inv: PlaybookInvocation, config: ClusterConfig, n: num
         // Word-split on purpose: operator escape hatch, e.g. "-e reset_nodes=false -e allow_ungraceful_removal=true".
         words.push(`\${${REMOVE_NODE_ARGS_ENV}:-}`);
     }
-    return `${out}kha_playbook ${words.join(" ")}\n`;
+    if (inv.ifUnreachable) {
+        // Word-split on purpose (set -f is on): the options for a machine that does not answer, or nothing.
+        out += `kha_more=; [ ${upVar(inv.ifUnreachable.node)} = 1 ] || kha_more=${shellQuote(inv.ifUnreachable.extraVars.map(([k, v]) => `-e ${k}=${v}`).join(" "))}\n`;
+        words.push("$kha_more");
+    }
+    const run = inv.transitionInventory
+        ? `kha_hosts="${TRANSITION_HOSTS}"; kha_playbook ${words.join(" ")}; kha_hosts="$KHA_INVENTORY/hosts.yaml"`
+        : `kha_playbook ${words.join(" ")}`;
+    if (inv.onlyIfAnswers) {
+        return `${out}if [ ${upVar(inv.onlyIfAnswers.node)} = 1 ]; then ${run}
+else echo ${shellQuote(`kubespray-ha: skipped ${inv.playbook}: ${inv.onlyIfAnswers.otherwise}`)} | tee -a "$kha_log" >&2; fi\n`;
+    }
+    return `${out}${run}\n`;
 }
 
 function renderAction(spec: CommandSpec, phase: "create" | "update" | "delete", action: CommandAction, config: ClusterConfig): string {
@@ -875,8 +1018,9 @@ cat > /dev/null
         body += `echo ${shellQuote(`kubespray-ha: ${line}`)} | tee -a "$kha_log" >&2\n`;
     }
     if (action.recordsClusterRun) body += recoverAbortedFirstRun();
+    if (action.membership) body += membershipCheck(action.membership);
     action.playbooks.forEach((inv, i) => {
-        body += renderInvocation(inv, config, i);
+        body += renderInvocation(inv, config, i, action.membership?.leaving);
     });
     if (action.recordsClusterRun) {
         body += `{ echo "stamp=$(kha_stamp)"; cat "$KHA_RUN_DIR/inventory.meta"; } > "$KHA_RUN_DIR/cluster-run.new"

@@ -23,7 +23,10 @@
 //      else resets nothing, kube_control_plane[0] included (a cluster that has answered has /registry keys).
 //   Each control plane's decision and its reason go to the log (the run's log file, and Pulumi's: the
 //   progress filter passes the "kubespray-ha recovery:" lines).
-// etcd itself is never touched (reset.yml would wipe it and every node). Pure: text only.
+// etcd itself is never touched (reset.yml would wipe it and every node).
+// Kubespray's documents: none covers an aborted first run (docs/operations/recover-control-plane.md is for a
+// cluster that lost its etcd quorum or control planes, which this never guesses at: a membership change then is
+// refused with a pointer to that document, ./membership.ts). Pure: text only.
 import { API_PORT } from "../config/vip";
 
 /** The run dir's record that a cluster.yml create started (its UTC time); written before cluster.yml runs. */

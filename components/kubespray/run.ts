@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ClusterConfig } from "../config/config";
 import { withEtcdMemberNames } from "./etcd-names";
+import { deployedMembersOf } from "./membership";
 import { InventoryMachine, publicApiSans, RenderedFiles, renderInventory } from "./inventory";
 import { apiServerUrlFor, checkKubeconfig, KubeconfigError, publicKubeconfig } from "./kubeconfig";
 import { Machine } from "../nodes/machines";
@@ -106,10 +107,14 @@ export class KubesprayRun extends pulumi.ComponentResource {
             : pulumi.output(undefined);
         // The config as Kubespray gets it: with the public addresses (certificate SANs) once they exist, and
         // the etcd member names kept from the last deployment.
-        const fed = pulumi.all([args.publicApiAddresses, etcdNames]).apply(([addrs, names]): ClusterConfig => ({
+        // The last deployment's control planes and etcd members: a membership change runs Kubespray's steps for
+        // it (./membership.ts), listing a leaving member as that deployment reached it.
+        const deployed = previous ? pulumi.unsecret(previous.apply((prev) => deployedMembersOf(prev))) : pulumi.output(undefined);
+        const fed = pulumi.all([args.publicApiAddresses, etcdNames, deployed]).apply(([addrs, names, members]): ClusterConfig => ({
             ...config,
             ...(addrs ? { publicApiAddresses: addrs } : {}),
             ...(names ? { etcdMemberNames: names } : {}),
+            ...(members ? { deployedMembers: members } : {}),
         }));
 
         const byName = new Map(args.machines.map((m) => [m.name, m]));
@@ -140,7 +145,7 @@ export class KubesprayRun extends pulumi.ComponentResource {
                 for (const w of plan.warnings) {
                     void pulumi.log.warn(w, this);
                 }
-                const runs = plan.runs.map((r) => r.args.join(" "));
+                const runs = plan.runs.map((r) => `${r.args.join(" ")}${r.when ? ` [${r.when}]` : ""}`);
                 void pulumi.log.info(`Kubespray: ${runs.length === 0 ? "no playbook to run" : `expected runs: ${runs.join("; ")}`}`, this);
             });
         }

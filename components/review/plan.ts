@@ -6,6 +6,7 @@
 import { parse } from "yaml";
 import { ApiEndpoint, ClusterConfig, CONFIG_KEY, CONFIG_NAMESPACE, EtcdMemberNames, parseClusterConfig, ROLES, VipMode } from "../config/config";
 import { etcdMemberNamesOf, withEtcdMemberNames } from "../kubespray/etcd-names";
+import { deployedMembersOf } from "../kubespray/membership";
 import { InventoryMachine, knownAfterCreate, renderInventory, RenderedFiles, renderTimeMachines } from "../kubespray/inventory";
 import { apiServerUrlFor } from "../kubespray/kubeconfig";
 import { ChangeOp, CommandSpec, kubesprayCommandSpecs, PlaybookRun, predictRuns, shellQuote } from "../kubespray/playbook";
@@ -71,7 +72,11 @@ function stackConfigMap(stackYaml: string): Record<string, unknown> {
 export function loadPlanSide(projectYaml: string, stackYaml: string, stack: string, label: string, previous?: PlanSide): PlanSide {
     const { cluster, securePaths, bgpPeerPasswords } = readStackConfig(projectYaml, stackYaml, stack);
     const parsed = parseClusterConfig(cluster, { stack, securePaths, bgpPeerPasswords });
-    const config = previous ? withEtcdMemberNames(parsed, kubesprayCommandSpecs(previous.config, previous.machines, { only: ["cluster"] })) : parsed;
+    // The after side follows the before side as `pulumi up` follows the last deployment: etcd member names, and the
+    // control planes and etcd members a membership change starts from (kubespray/membership.ts).
+    const previousCluster = previous ? kubesprayCommandSpecs(previous.config, previous.machines, { only: ["cluster"] }) : undefined;
+    const deployedMembers = deployedMembersOf(previousCluster);
+    const config = previousCluster ? { ...withEtcdMemberNames(parsed, previousCluster), ...(deployedMembers ? { deployedMembers } : {}) } : parsed;
     const machines = renderTimeMachines(config);
     const files = renderInventory(config, machines);
     const secrets: Record<string, string> = {};
@@ -350,7 +355,7 @@ export function diffVars(before: PlanSide | undefined, after: PlanSide): VarChan
  * derived (subnet, URL), and what is rendered into the inventory and so shows among the variables
  * (kubeVersion as kube_version, interface as kube_vip_interface, ssh.user as ansible_user...).
  */
-const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp", "offline", "etcdMemberNames"];
+const SHOWN_ELSEWHERE = ["nodes", "vip", "groupVars", "subnet", "apiServerUrl", "kubeVersion", "clusterName", "interface", "kubeProxyMode", "kubeProxyStrictArp", "offline", "etcdMemberNames", "deployedMembers"];
 
 function omit(obj: object, keys: readonly string[]): Record<string, unknown> {
     return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
@@ -536,7 +541,7 @@ function modeText(mode: VipMode): string {
 function runReason(r: PlannedRun): string {
     const done = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" }[r.op];
     const machines = r.machinesReplaced ? `, machine replaced: ${r.machinesReplaced.join(", ")}` : "";
-    return `${r.specId} ${done}${r.op === "replace" && r.phase === "delete" ? ": delete of the old one" : ""}${machines}`;
+    return `${r.specId} ${done}${r.op === "replace" && r.phase === "delete" ? ": delete of the old one" : ""}${machines}${r.when ? `; ${r.when}` : ""}`;
 }
 
 /** `rebuilt: kubenode1 (libvirt.baseImage: /a -> /b)`, with `REFUSED` when Pulumi would not do it. */
