@@ -162,6 +162,10 @@ describe("etcd member names", () => {
             "cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
             "upgrade-cluster.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes",
         ]);
+        // The plan states the same steps the cluster command's log announces, with the ping first.
+        expect(plan.playbooks.membership?.[0]).toBe("control plane/etcd membership: kubenode1, kubenode2, kubenode3 / kubenode1, kubenode2, kubenode3 -> kubenode2, kubenode3, kubenode9 / kubenode2, kubenode3, kubenode9; the steps (Kubespray docs/operations/nodes.md):");
+        expect(plan.playbooks.membership?.[1]).toMatch(/^0\. check that kubenode2, kubenode3 answer, and whether kubenode1 answers/);
+        expect(formatMarkdown(plan)).toContain("**Control plane/etcd membership: kubenode1, kubenode2, kubenode3");
         expect(formatMarkdown(plan)).toContain("etcd member names: `kubenode2=etcd2, kubenode3=etcd3, kubenode9=etcd4; retired: etcd1`");
         // Unchanged etcd members: no names line, and nothing in "Other settings".
         const same = loadPlanSide(projectYaml, stackYaml(libvirtRaw()), "dev", "working tree", before);

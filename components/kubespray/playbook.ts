@@ -462,6 +462,8 @@ export interface RunPlan {
     errors: string[];
     /** A version change this `up` makes with upgrade-cluster.yml: from, to, and its steps (./upgrade.ts). */
     upgrade?: { from: string; to: string; steps: string[] };
+    /** A control-plane/etcd membership change this `up` makes (./membership.ts): what changes, then its steps. */
+    membership?: string[];
     /** What a run does first that its command line does not show (the recovery check before cluster.yml, ./recover.ts). */
     notes: string[];
 }
@@ -700,7 +702,10 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
     const notes = runs.some((r) => r.specId === "cluster" && r.phase === "create" && r.playbook === "cluster.yml") && clusterSpec?.members
         ? [recoveryNote(clusterSpec.members.controlPlane)]
         : [];
-    return { runs, changes, warnings, errors, notes, ...(upgrade ? { upgrade } : {}) };
+    const membership = clusterSpec?.create.membership && changes.some((c) => c.id === "cluster" && (c.op === "create" || c.op === "replace"))
+        ? clusterSpec.create.announce
+        : undefined;
+    return { runs, changes, warnings, errors, notes, ...(upgrade ? { upgrade } : {}), ...(membership ? { membership } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------

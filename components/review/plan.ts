@@ -420,6 +420,8 @@ export interface PlaybookPrediction {
     machines: MachineChange[];
     /** A Kubernetes version change: from, to, and what upgrade-cluster.yml does, step by step (kubespray/upgrade.ts). */
     upgrade?: { from: string; to: string; steps: string[] };
+    /** A control-plane/etcd membership change: what changes, then its steps (kubespray/membership.ts). */
+    membership?: string[];
     /** What a run does first that its command line does not show (the recovery check before cluster.yml). */
     notes: string[];
 }
@@ -582,6 +584,8 @@ export function formatText(plan: StackPlan): string {
     if (upgrade) {
         lines.push("", `Kubernetes ${upgrade.from} -> ${upgrade.to}: ${upgrade.steps[0]}`, ...upgrade.steps.slice(1).map((step) => `  ${step}`));
     }
+    const membership = plan.playbooks.membership;
+    if (membership) lines.push("", `Control plane/etcd ${membership[0].replace(/^control plane\/etcd /, "")}`, ...membership.slice(1).map((step) => `  ${step}`));
     lines.push("");
     if (plan.playbooks.machines.length > 0) {
         lines.push(`Machines replaced: ${machineCounts(plan.playbooks.machines)}`);
@@ -671,6 +675,8 @@ export function formatMarkdown(plan: StackPlan): string {
     if (upgrade) {
         out.push("", `**Kubernetes ${code(upgrade.from)} → ${code(upgrade.to)}**: ${upgrade.steps[0]}`, "", ...upgrade.steps.slice(1).map((step) => `- ${step}`));
     }
+    const membership = plan.playbooks.membership;
+    if (membership) out.push("", `**Control plane/etcd ${membership[0].replace(/^control plane\/etcd /, "")}**`, "", ...membership.slice(1).map((step) => `- ${step}`));
     out.push("");
     if (plan.playbooks.machines.length > 0) {
         out.push(`**Machines replaced: ${machineCounts(plan.playbooks.machines)}**`, "");
@@ -821,5 +827,6 @@ export function predictPlaybooks(before: PlanSide | undefined, after: PlanSide):
         machines: identity.changes,
         notes: plan.notes,
         ...(plan.upgrade ? { upgrade: plan.upgrade } : {}),
+        ...(plan.membership ? { membership: plan.membership } : {}),
     };
 }
