@@ -31,8 +31,17 @@
 // no control plane or etcd member left. One leaving and one joining in the same `up` is a replacement: the
 // count goes n -> n-1 -> n. An even count in the config is allowed for one `up` only with etcd.allowEvenMembers
 // (config/config.ts) and only one member away from the odd count deployed (this module's evenCountErrors).
-import type { DeployedMembers } from "../config/config";
-import type { CommandSpec, Playbook } from "./playbook";
+//
+// What the cluster command runs for it (membershipAction, membershipCheck; playbook.ts renders the invocations):
+// the transition inventory (hosts.membership.yaml next to hosts.yaml: the members that stay, the leaving ones last
+// under the names and addresses the last deployment recorded, a joining one not yet listed) for the steps before
+// the join, then the config's hosts.yaml. The pings make one connection attempt bounded by `timeout` (Kubespray's
+// ansible.cfg asks ssh for 100), so a dead machine costs seconds, not Ansible's retries.
+import type { ClusterConfig, DeployedHost, DeployedMembers, Role } from "../config/config";
+import { heredoc, shQuote as shellQuote } from "../shared/shell";
+import { etcdMemberNamesOf } from "./etcd-names";
+import { InventoryMachine, renderHostsYaml } from "./inventory";
+import type { CommandAction, CommandSpec, Playbook } from "./playbook";
 
 /** Members by name; `controlPlane` in inventory order (its first is kube_control_plane[0]). */
 export interface Members {
@@ -238,4 +247,98 @@ export function deployedMembersOf(specs: unknown): DeployedMembers | undefined {
         etcd: [...cluster.members.etcd],
         ...(Array.isArray(cluster.hosts) ? { hosts: cluster.hosts.map((h) => ({ ...h, roles: [...h.roles] })) } : {}),
     };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster command's part (playbook.ts composes it): the steps as invocations, what the log announces, and
+// the transition inventory and run-time checks its shell runs first (membershipCheck).
+
+/** Where a membership change's transition inventory is written: next to hosts.yaml, so the same group_vars apply. */
+export const TRANSITION_HOSTS = "$KHA_INVENTORY/hosts.membership.yaml";
+
+/** Control planes and etcd members, in inventory (config) order. */
+export function membersOf(machines: readonly { name: string; roles: readonly Role[] }[]): Members {
+    return {
+        controlPlane: machines.filter((m) => m.roles.includes("control-plane")).map((m) => m.name),
+        etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
+    };
+}
+
+/**
+ * The cluster command's create for a membership change against config.deployedMembers, or undefined when the
+ * membership is the deployed one (or the change is refused: predictRuns reports it, and nothing runs).
+ */
+export function membershipAction(config: ClusterConfig, machines: readonly InventoryMachine[]): Pick<CommandAction, "playbooks" | "announce" | "membership"> | undefined {
+    const deployed = config.deployedMembers;
+    const now = membersOf(machines);
+    if (!deployed || !membershipChanged(deployed, now)) return undefined;
+    const plan = membershipSteps(deployed, now);
+    const known = new Map<string, DeployedHost>((deployed.hosts ?? []).map((h) => [h.name, h]));
+    if (plan.errors.length > 0 || plan.leaving.some((n) => !known.has(n))) return undefined;
+    const leaving = plan.leaving.map((n) => known.get(n)!);
+    // The transition inventory: the members that stay (config order), the leaving ones last as the last deployment
+    // reached them, under their etcd names; a joining member is not listed yet. Workers as they are.
+    const joining = [...now.controlPlane, ...now.etcd].filter((n) => !deployed.controlPlane.includes(n) && !deployed.etcd.includes(n));
+    const names = etcdMemberNamesOf(config, machines);
+    const transitionMachines: InventoryMachine[] = [
+        ...machines.filter((m) => !joining.includes(m.name)),
+        ...leaving.map((h) => ({ name: h.name, roles: [...h.roles], ip: h.ip, sshAddress: h.sshAddress })),
+    ];
+    // Every listed member under the name it runs with: as the last deployment recorded it, which wins over a name
+    // derived now (the same unless the config lost them).
+    const recorded = Object.fromEntries((deployed.hosts ?? []).filter((h) => h.etcdMemberName).map((h) => [h.name, h.etcdMemberName!]));
+    const transitionNames = {
+        members: { ...names.members, ...recorded },
+        retired: names.retired.filter((r) => !leaving.some((h) => h.etcdMemberName === r)),
+    };
+    return {
+        playbooks: plan.steps.map((st) => ({
+            playbook: st.playbook,
+            ...(st.limit ? { limit: [...st.limit] } : {}),
+            ...(st.extraVars ? { extraVars: st.extraVars } : {}),
+            ...(st.keepHosts.length > 0 ? { transitionInventory: true } : {}),
+            ...(st.ifUnreachable ? { ifUnreachable: st.ifUnreachable } : {}),
+            ...(st.onlyIfAnswers ? { onlyIfAnswers: st.onlyIfAnswers } : {}),
+        })),
+        announce: [`control plane/etcd membership: ${deployed.controlPlane.join(", ")} / ${deployed.etcd.join(", ")} -> ${now.controlPlane.join(", ")} / ${now.etcd.join(", ")}; the steps (Kubespray docs/operations/nodes.md):`, ...formatSteps(plan)],
+        membership: {
+            mustAnswer: plan.mustAnswer,
+            leaving: plan.leaving,
+            transitionHosts: renderHostsYaml({ ...config, etcdMemberNames: transitionNames }, transitionMachines),
+        },
+    };
+}
+
+// A membership change (./membership.ts): the transition inventory is written; before any playbook, every member
+// that stays must answer an Ansible ping (else nothing runs: etcd could lose its majority), and each leaving
+// member is probed; kha_up_<i> (1 answers, 0 not) picks its steps' options. The ping makes one connection
+// attempt (Kubespray's ansible.cfg asks ssh for 100) and is bounded by `timeout`, so a dead machine costs
+// about 30 s, not Ansible's retries.
+export function membershipCheck(membership: NonNullable<CommandAction["membership"]>, progressWidth: number): string {
+    let out = heredoc(`"${TRANSITION_HOSTS}"`, membership.transitionHosts);
+    out += `kha_ansible=ansible
+case "$KHA_ANSIBLE_PLAYBOOK" in */*) kha_ansible="\${KHA_ANSIBLE_PLAYBOOK%/*}/ansible" ;; esac
+kha_ssh_args="$(sed -n 's/^[[:space:]]*ssh_args[[:space:]]*=[[:space:]]*//p' "$ANSIBLE_CONFIG" 2>/dev/null | head -n 1)"
+kha_answers() {
+  { ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 \${kha_ssh_args:--C -o ControlMaster=auto -o ControlPersist=60s}" timeout 120 \
+    "$kha_ansible" "$1" -i "${TRANSITION_HOSTS}" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" -m ping -T 20 </dev/null >"$kha_tmp/ping" 2>&1 && kha_ping=0 || kha_ping=$?; }
+  cat "$kha_tmp/ping" >> "$kha_log"
+  return "$kha_ping"
+}
+`;
+    if (membership.mustAnswer.length > 0) {
+        out += `echo ${shellQuote(`kubespray-ha: membership: ${membership.mustAnswer.join(", ")} must answer before any change`)} | tee -a "$kha_log" >&2
+if ! kha_answers ${shellQuote(membership.mustAnswer.join(","))}; then
+  grep -E 'UNREACHABLE|FAILED' "$kha_tmp/ping" | cut -c 1-${progressWidth} >&2 || true
+  echo ${shellQuote(`kubespray-ha: refusing the membership change: not every member that stays answers (${membership.mustAnswer.join(", ")}). Changing etcd's membership with one of them down can leave it without a majority: bring it back, or replace one dead member per \`up\` (starting with it); with etcd's quorum lost, follow Kubespray's docs/operations/recover-control-plane.md.`)} >&2
+  exit 1
+fi
+`;
+    }
+    membership.leaving.forEach((node, i) => {
+        out += `if kha_answers ${shellQuote(node)}; then kha_up_${i}=1; echo ${shellQuote(`kubespray-ha: membership: ${node} answers: it is drained and reset as it leaves`)} | tee -a "$kha_log" >&2
+else kha_up_${i}=0; echo ${shellQuote(`kubespray-ha: membership: ${node} does not answer: it leaves as an unreachable node (-e reset_nodes=false -e allow_ungraceful_removal=true)`)} | tee -a "$kha_log" >&2; fi
+`;
+    });
+    return out;
 }

@@ -24,13 +24,13 @@
 // the same deployment finds itself in that record and skips its playbooks. A record from an earlier
 // deployment never matches, so a worker removed and added back later does get scale.yml.
 import { createHash } from "crypto";
-import { shQuote } from "../shared/shell";
+import { heredoc, shQuote } from "../shared/shell";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ClusterConfig, DeployedHost, EtcdMemberNames, Role } from "../config/config";
+import { ClusterConfig, EtcdMemberNames, Role } from "../config/config";
 import { etcdMemberNamesOf } from "./etcd-names";
-import { apiEndpointVars, InventoryMachine, RenderedFiles, renderHostsYaml, renderInventory } from "./inventory";
-import { evenCountErrors, formatSteps, Members, membershipChanged, membershipSteps } from "./membership";
+import { apiEndpointVars, InventoryMachine, RenderedFiles, renderInventory } from "./inventory";
+import { evenCountErrors, membershipAction, membershipChanged, membershipCheck, membershipSteps, TRANSITION_HOSTS } from "./membership";
 import { recoverAbortedFirstRun, recoveryNote } from "./recover";
 import { upgradeSteps, UpgradeVersions, upgradeVersions, versionChangeErrors, versionsFromTrigger } from "./upgrade";
 
@@ -213,53 +213,8 @@ function hostEntry(m: InventoryMachine): HostEntry {
  */
 function clusterCreate(config: ClusterConfig, machines: readonly InventoryMachine[], kubeVersion: string): CommandAction {
     const record = { nodes: machines.map((m) => m.name), kubeVersion };
-    const deployed = config.deployedMembers;
-    const now = membersOf(machines);
-    if (!deployed || !membershipChanged(deployed, now)) return { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
-    const plan = membershipSteps(deployed, now);
-    const known = new Map<string, DeployedHost>((deployed.hosts ?? []).map((h) => [h.name, h]));
-    if (plan.errors.length > 0 || plan.leaving.some((n) => !known.has(n))) return { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
-    const leaving = plan.leaving.map((n) => known.get(n)!);
-    // The transition inventory: the members that stay (config order), the leaving ones last as the last deployment
-    // reached them, under their etcd names; a joining member is not listed yet. Workers as they are.
-    const joining = [...now.controlPlane, ...now.etcd].filter((n) => !deployed.controlPlane.includes(n) && !deployed.etcd.includes(n));
-    const names = etcdMemberNamesOf(config, machines);
-    const transitionMachines: InventoryMachine[] = [
-        ...machines.filter((m) => !joining.includes(m.name)),
-        ...leaving.map((h) => ({ name: h.name, roles: [...h.roles], ip: h.ip, sshAddress: h.sshAddress })),
-    ];
-    // Every listed member under the name it runs with: as the last deployment recorded it, which wins over a name
-    // derived now (the same unless the config lost them).
-    const recorded = Object.fromEntries((deployed.hosts ?? []).filter((h) => h.etcdMemberName).map((h) => [h.name, h.etcdMemberName!]));
-    const transitionNames = {
-        members: { ...names.members, ...recorded },
-        retired: names.retired.filter((r) => !leaving.some((h) => h.etcdMemberName === r)),
-    };
-    return {
-        playbooks: plan.steps.map((st) => ({
-            playbook: st.playbook,
-            ...(st.limit ? { limit: [...st.limit] } : {}),
-            ...(st.extraVars ? { extraVars: st.extraVars } : {}),
-            ...(st.keepHosts.length > 0 ? { transitionInventory: true } : {}),
-            ...(st.ifUnreachable ? { ifUnreachable: st.ifUnreachable } : {}),
-            ...(st.onlyIfAnswers ? { onlyIfAnswers: st.onlyIfAnswers } : {}),
-        })),
-        recordsClusterRun: record,
-        announce: [`control plane/etcd membership: ${deployed.controlPlane.join(", ")} / ${deployed.etcd.join(", ")} -> ${now.controlPlane.join(", ")} / ${now.etcd.join(", ")}; the steps (Kubespray docs/operations/nodes.md):`, ...formatSteps(plan)],
-        membership: {
-            mustAnswer: plan.mustAnswer,
-            leaving: plan.leaving,
-            transitionHosts: renderHostsYaml({ ...config, etcdMemberNames: transitionNames }, transitionMachines),
-        },
-    };
-}
-
-/** Control planes and etcd members, in inventory (config) order. */
-function membersOf(machines: readonly { name: string; roles: readonly Role[] }[]): Members {
-    return {
-        controlPlane: machines.filter((m) => m.roles.includes("control-plane")).map((m) => m.name),
-        etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
-    };
+    const change = membershipAction(config, machines);
+    return change ? { ...change, recordsClusterRun: record } : { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
 }
 
 function nothing(): CommandAction {
@@ -783,20 +738,6 @@ export interface ShellCommand {
 /** Quotes a word for /bin/sh (components/shared/shell.ts). */
 export const shellQuote = shQuote;
 
-function heredocDelimiter(contents: readonly string[]): string {
-    const lines = new Set(contents.flatMap((c) => c.split("\n")));
-    let n = 0;
-    while (lines.has(`KHA_EOF_${n}`)) n++;
-    return `KHA_EOF_${n}`;
-}
-
-function heredoc(target: string, content: string): string {
-    const body = content.endsWith("\n") ? content : `${content}\n`;
-    const eof = heredocDelimiter([body]);
-    return `cat > ${target} <<'${eof}'\n${body}${eof}\n`;
-}
-
-/** Lines of <runDir>/inventory.meta: forks, kube_version and node names, read by the commands at run time. */
 export function inventoryMeta(config: ClusterConfig, machines: readonly InventoryMachine[]): string {
     return [
         `forks=${forksFor(machines.length)}`,
@@ -916,43 +857,6 @@ function extraHostInventory(host: HostEntry, config: ClusterConfig): string {
     });
 }
 
-/** Where a membership change's transition inventory is written: next to hosts.yaml, so the same group_vars apply. */
-const TRANSITION_HOSTS = "$KHA_INVENTORY/hosts.membership.yaml";
-
-// A membership change (./membership.ts): the transition inventory is written; before any playbook, every member
-// that stays must answer an Ansible ping (else nothing runs: etcd could lose its majority), and each leaving
-// member is probed; kha_up_<i> (1 answers, 0 not) picks its steps' options. The ping makes one connection
-// attempt (Kubespray's ansible.cfg asks ssh for 100) and is bounded by `timeout`, so a dead machine costs
-// about 30 s, not Ansible's retries.
-function membershipCheck(membership: NonNullable<CommandAction["membership"]>): string {
-    let out = heredoc(`"${TRANSITION_HOSTS}"`, membership.transitionHosts);
-    out += `kha_ansible=ansible
-case "$KHA_ANSIBLE_PLAYBOOK" in */*) kha_ansible="\${KHA_ANSIBLE_PLAYBOOK%/*}/ansible" ;; esac
-kha_ssh_args="$(sed -n 's/^[[:space:]]*ssh_args[[:space:]]*=[[:space:]]*//p' "$ANSIBLE_CONFIG" 2>/dev/null | head -n 1)"
-kha_answers() {
-  { ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 \${kha_ssh_args:--C -o ControlMaster=auto -o ControlPersist=60s}" timeout 120 \
-    "$kha_ansible" "$1" -i "${TRANSITION_HOSTS}" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" -m ping -T 20 </dev/null >"$kha_tmp/ping" 2>&1 && kha_ping=0 || kha_ping=$?; }
-  cat "$kha_tmp/ping" >> "$kha_log"
-  return "$kha_ping"
-}
-`;
-    if (membership.mustAnswer.length > 0) {
-        out += `echo ${shellQuote(`kubespray-ha: membership: ${membership.mustAnswer.join(", ")} must answer before any change`)} | tee -a "$kha_log" >&2
-if ! kha_answers ${shellQuote(membership.mustAnswer.join(","))}; then
-  grep -E 'UNREACHABLE|FAILED' "$kha_tmp/ping" | cut -c 1-${PROGRESS_LINE_WIDTH} >&2 || true
-  echo ${shellQuote(`kubespray-ha: refusing the membership change: not every member that stays answers (${membership.mustAnswer.join(", ")}). Changing etcd's membership with one of them down can leave it without a majority: bring it back, or replace one dead member per \`up\` (starting with it); with etcd's quorum lost, follow Kubespray's docs/operations/recover-control-plane.md.`)} >&2
-  exit 1
-fi
-`;
-    }
-    membership.leaving.forEach((node, i) => {
-        out += `if kha_answers ${shellQuote(node)}; then kha_up_${i}=1; echo ${shellQuote(`kubespray-ha: membership: ${node} answers: it is drained and reset as it leaves`)} | tee -a "$kha_log" >&2
-else kha_up_${i}=0; echo ${shellQuote(`kubespray-ha: membership: ${node} does not answer: it leaves as an unreachable node (-e reset_nodes=false -e allow_ungraceful_removal=true)`)} | tee -a "$kha_log" >&2; fi
-`;
-    });
-    return out;
-}
-
 function renderInvocation(inv: PlaybookInvocation, config: ClusterConfig, n: number, leaving: readonly string[] = []): string {
     let out = "";
     const words: string[] = [];
@@ -1023,7 +927,7 @@ cat > /dev/null
         body += `echo ${shellQuote(`kubespray-ha: ${line}`)} | tee -a "$kha_log" >&2\n`;
     }
     if (action.recordsClusterRun) body += recoverAbortedFirstRun();
-    if (action.membership) body += membershipCheck(action.membership);
+    if (action.membership) body += membershipCheck(action.membership, PROGRESS_LINE_WIDTH);
     action.playbooks.forEach((inv, i) => {
         body += renderInvocation(inv, config, i, action.membership?.leaving);
     });

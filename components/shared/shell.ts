@@ -23,3 +23,19 @@ export type Argv = readonly string[];
 export function shellLine(argv: Argv): string {
     return argv.map(shQuote).join(" ");
 }
+
+function heredocDelimiter(contents: readonly string[]): string {
+    const lines = new Set(contents.flatMap((c) => c.split("\n")));
+    let n = 0;
+    while (lines.has(`KHA_EOF_${n}`)) n++;
+    return `KHA_EOF_${n}`;
+}
+
+/** `cat > target <<'EOF'` with `content`, quoted (no expansion), under a delimiter the content does not hold. */
+export function heredoc(target: string, content: string): string {
+    const body = content.endsWith("\n") ? content : `${content}\n`;
+    const eof = heredocDelimiter([body]);
+    return `cat > ${target} <<'${eof}'\n${body}${eof}\n`;
+}
+
+/** Lines of <runDir>/inventory.meta: forks, kube_version and node names, read by the commands at run time. */
