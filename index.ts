@@ -32,7 +32,8 @@ const kubespray = new KubesprayRun(`${config.name}-kubespray`, {
     config, machines: backend.machines, sshPrivateKey, publicApiAddresses: hetzner?.publicApiAddresses,
     // hcloud: the Load Balancer and its parts, so cluster.yml waits for them and destroy keeps them until remove-node.
     apiDependencies: backend.apiDependencies,
-    // The last deployment's commands: role swaps are refused and etcd quorum warnings logged before anything runs.
+    // The last deployment's commands: role swaps and quorum-losing membership changes are refused before anything runs,
+    // a membership change runs Kubespray's steps for it, etcd members keep their names.
     previousCommandSpecs: lastDeploymentSpecs(),
 });
 

@@ -31,9 +31,10 @@ export interface KubesprayRunArgs {
     sshPrivateKey: pulumi.Input<string>;
     /**
      * The `commandSpecs` this component exported in the last deployment (read through a StackReference
-     * to the stack itself). Optional; when given, the component logs the playbooks it expects to run and
-     * the etcd quorum warnings, refuses a node switching between worker-only and control-plane/etcd, and
-     * keeps each etcd member's name (./etcd-names.ts). Default: no plan, no warnings, etcd1..etcdN.
+     * to the stack itself). Optional; when given, the component logs the playbooks it expects to run,
+     * refuses a node switching between worker-only and control-plane/etcd and a membership change that could
+     * cost etcd its quorum, runs a membership change by Kubespray's steps (./membership.ts), and keeps each etcd
+     * member's name (./etcd-names.ts). Default: no plan, no refusal, etcd1..etcdN, plain cluster.yml.
      */
     previousCommandSpecs?: pulumi.Input<CommandSpec[] | undefined>;
     /** Directory that relative kubespray.dir / kubespray.workDir are resolved against. Default: process.cwd(), the Pulumi project. */
