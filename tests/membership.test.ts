@@ -29,11 +29,17 @@ describe("membership steps (docs/operations/nodes.md)", () => {
 
     it("removes a member that is not first: remove-node.yml, then cluster.yml regenerates the others (no reorder)", () => {
         const plan = membershipSteps(three, { controlPlane: ["cp1", "cp2"], etcd: ["cp1", "cp2"] });
-        // 3 -> 2: the regenerating cluster.yml lists an even count, which Kubespray's validate_inventory stops on without ignore_assert_errors.
-        expect(argsOf(plan)).toEqual([["remove-node.yml", "", "node=cp3 skip_confirmation=true"], ["cluster.yml", "", "ignore_assert_errors=yes"]]);
+        // 3 -> 2: the regenerating cluster.yml lists an even count, which Kubespray's validate_inventory stops on without
+        // ignore_assert_errors; then upgrade-cluster.yml re-renders every API server's --etcd-servers (nodes.md's hand edit).
+        const upgradeRun = ["upgrade-cluster.yml", "etcd,kube_control_plane", "ignore_assert_errors=yes"];
+        expect(argsOf(plan)).toEqual([["remove-node.yml", "", "node=cp3 skip_confirmation=true"], ["cluster.yml", "", "ignore_assert_errors=yes"], upgradeRun]);
+        expect(plan.steps[2].doc).toBe("Removing an etcd node, 4)");
         // 4 -> 3 (the step back from an even count): the removal's inventory lists four.
         const four = { controlPlane: ["cp1", "cp2", "cp3", "cp4"], etcd: ["cp1", "cp2", "cp3", "cp4"] };
-        expect(argsOf(membershipSteps(four, three))).toEqual([["remove-node.yml", "", "node=cp4 skip_confirmation=true ignore_assert_errors=yes"], ["cluster.yml", "", ""]]);
+        expect(argsOf(membershipSteps(four, three))).toEqual([["remove-node.yml", "", "node=cp4 skip_confirmation=true ignore_assert_errors=yes"], ["cluster.yml", "", ""], upgradeRun]);
+        // A control plane that is not an etcd member leaves: no etcd configuration to re-render.
+        const cpOnly = { controlPlane: ["cp1", "cp2", "cp3", "cp4"], etcd: three.etcd };
+        expect(argsOf(membershipSteps(cpOnly, { controlPlane: three.controlPlane, etcd: three.etcd }))).toEqual([["remove-node.yml", "", "node=cp4 skip_confirmation=true"], ["cluster.yml", "", ""]]);
         expect(plan.steps[1].title).toMatch(/regenerate the remaining members' configuration \(cp1, cp2\)/);
     });
 
@@ -48,6 +54,26 @@ describe("membership steps (docs/operations/nodes.md)", () => {
         expect(membershipSteps(three, { controlPlane: [...three.controlPlane, "cp4", "cp5"], etcd: [...three.etcd, "cp4", "cp5"] }).errors.join("\n"))
             .toMatch(/etcd members cp4, cp5 would join in one `up`/);
         expect(membershipSteps({ controlPlane: ["cp1"], etcd: ["cp1"] }, { controlPlane: ["cp1"], etcd: [] }).errors.join("\n")).toMatch(/no control plane or no etcd member left/);
+    });
+
+    it("refuses a staying node that gains or loses the control-plane or etcd role, and removing etcd's only member", () => {
+        expect(membershipSteps(three, { controlPlane: ["cp2", "cp3"], etcd: three.etcd }).errors).toEqual([
+            expect.stringMatching(/^cp1 changes between control-plane and etcd roles in one `up`: .*Remove it from nodes \(one `up`\), then add it back/),
+        ]);
+        expect(membershipSteps({ controlPlane: ["c1"], etcd: ["e1"] }, { controlPlane: ["c1"], etcd: ["e2"] }).errors).toEqual([
+            expect.stringMatching(/^e1 is etcd's only member and would leave: .*Add the new member first/),
+        ]);
+    });
+
+    it("a control plane that is not an etcd member joins with cluster.yml, passing Kubespray's even-count assert when etcd is even", () => {
+        const plan = membershipSteps({ controlPlane: ["a", "b", "c"], etcd: ["a", "b", "c"] }, { controlPlane: ["b", "c", "d"], etcd: ["b", "c"] });
+        expect(plan.errors).toEqual([]);
+        // a leaves (reorder first, three etcd members listed), d joins: etcd ends at two, so the join passes the assert.
+        expect(argsOf(plan)).toEqual([
+            ["cluster.yml", "", ""],
+            ["remove-node.yml", "", "node=a skip_confirmation=true"],
+            ["cluster.yml", "", "ignore_assert_errors=yes"],
+        ]);
     });
 
     it("an even count only one member away from the odd count deployed", () => {

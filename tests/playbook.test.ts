@@ -202,11 +202,23 @@ describe("predictRuns", () => {
         expect(at("if ! kha_answers cp2,cp3;")).toBeGreaterThan(0);
         expect(at("if ! kha_answers cp2,cp3;")).toBeLessThan(at("kha_playbook cluster.yml"));
         // One connection attempt, bounded (Kubespray's ansible.cfg asks ssh for 100).
-        expect(create).toMatch(/ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 [^"]*" timeout 120/);
+        expect(create).toMatch(/kha_timeout=; command -v timeout >\/dev\/null 2>&1 && kha_timeout="timeout 120"/);
+        expect(create).toMatch(/ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 [^"]*" \$kha_timeout/);
         expect(create).toMatch(/if \[ "\$kha_up_0" = 1 \]; then kha_hosts="\$KHA_INVENTORY\/hosts\.membership\.yaml"; kha_playbook cluster\.yml; kha_hosts="\$KHA_INVENTORY\/hosts\.yaml"\nelse echo 'kubespray-ha: skipped cluster\.yml: cp1 does not answer/);
         expect(create).toMatch(/kha_more=; \[ "\$kha_up_0" = 1 \] \|\| kha_more='-e reset_nodes=false -e allow_ungraceful_removal=true'\nkha_hosts="\$KHA_INVENTORY\/hosts\.membership\.yaml"; kha_playbook remove-node\.yml -e node=cp1 -e skip_confirmation=true \$\{KUBESPRAY_HA_REMOVE_NODE_ARGS:-\} \$kha_more; kha_hosts="\$KHA_INVENTORY\/hosts\.yaml"\nkha_playbook cluster\.yml --limit=etcd,kube_control_plane -e ignore_assert_errors=yes\n/);
         expect(create).toMatch(/echo 'kubespray-ha: 2\. remove cp1 from the cluster/);
         expect(spawnSync("bash", ["-n"], { input: create }).status).toBe(0);
+    });
+
+    it("a worker added in the same up as a control-plane replacement still gets its own scale.yml (the limited runs do not set it up)", () => {
+        const before = specsOf(base());
+        const raw = withWorkers(3);
+        raw.nodes.splice(0, 1);
+        raw.nodes.splice(2, 0, { name: "cp9", ip: "10.0.1.19", roles: ["control-plane", "etcd"] });
+        const config = { ...parseClusterConfig(raw, { stack: "test" }), deployedMembers: deployedMembersOf(before) };
+        const after = kubesprayCommandSpecs(config, renderTimeMachines(config));
+        expect(after.find((s) => s.id === "cluster")!.create.recordsClusterRun!.nodes).toEqual(["cp2", "cp3", "cp9"]);
+        expect(summary(before, after).slice(-2)).toEqual(["playbooks/facts.yml", "scale.yml --limit=worker3"]);
     });
 
     it("refuses a new control plane listed first (kube_control_plane[0]), naming where it goes", () => {
@@ -220,7 +232,11 @@ describe("predictRuns", () => {
         even.nodes.splice(3, 0, { name: "cp4", ip: "10.0.1.14", roles: ["control-plane", "etcd"] });
         even.etcd = { allowEvenMembers: true };
         expect(predictRuns(specsOf(base()), specsOf(even)).errors).toEqual([]);
-        expect(predictRuns(undefined, specsOf(even)).errors).toEqual([]);
+        // A first deployment has no odd count to step from.
+        expect(predictRuns(undefined, specsOf(even)).errors).toEqual([
+            expect.stringMatching(/^nodes: 4 nodes have the role etcd \(etcd\) in a first deployment/),
+            expect.stringMatching(/^nodes: 4 nodes have the role control-plane \(kube_control_plane\) in a first deployment/),
+        ]);
         expect(predictRuns(specsOf(hcloudRaw(1, 2)), specsOf(even)).errors.join("\n")).toMatch(/1 -> 4 nodes with the role etcd/);
     });
 

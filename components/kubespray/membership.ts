@@ -95,6 +95,17 @@ export function membershipChanged(before: Members, after: Members): boolean {
 /** The steps that take the deployed members `before` to `after`, or the reasons this `up` cannot. */
 export function membershipSteps(before: Members, after: Members): MembershipPlan {
     const errors: string[] = [];
+    // A node that stays but gains or loses the control-plane or etcd role: nodes.md has no in-place procedure
+    // (a node becomes an etcd member only after remove-node.yml), and the transition inventory would list it twice.
+    const switching = union(before.controlPlane, before.etcd).filter((node) =>
+        union(after.controlPlane, after.etcd).includes(node) &&
+        (before.controlPlane.includes(node) !== after.controlPlane.includes(node) || before.etcd.includes(node) !== after.etcd.includes(node)));
+    for (const node of switching) {
+        errors.push(
+            `${node} changes between control-plane and etcd roles in one \`up\`: Kubespray has no in-place procedure for that (docs/operations/nodes.md: ` +
+                "a node becomes an etcd member only after remove-node.yml). Remove it from nodes (one `up`), then add it back with its new roles.",
+        );
+    }
     const leavingEtcd = without(before.etcd, after.etcd);
     const joiningEtcd = without(after.etcd, before.etcd);
     const leavingCp = without(before.controlPlane, after.controlPlane);
@@ -112,8 +123,15 @@ export function membershipSteps(before: Members, after: Members): MembershipPlan
     }
     if (joiningEtcd.length > 1) {
         errors.push(
-            `etcd members ${joiningEtcd.join(", ")} would join in one \`up\`: a member that is added but never starts counts against the quorum ` +
-                `(docs/operations/nodes.md, "Adding an etcd node"). Add one member per \`up\` (first ${joiningEtcd[0]}; set etcd.allowEvenMembers for the even count in between).`,
+            `etcd members ${joiningEtcd.join(", ")} would join in one \`up\`: this program adds one member per \`up\` (a member that is added but never ` +
+                `starts counts against the quorum; nodes.md warns that joins in one run can fail while etcd still processes the first). ` +
+                `Add ${joiningEtcd[0]} first (set etcd.allowEvenMembers for the even count in between), then the others.`,
+        );
+    }
+    if (leavingEtcd.length > 0 && without(before.etcd, leavingEtcd).length === 0) {
+        errors.push(
+            `${leavingEtcd.join(", ")} is etcd's only member and would leave: removing it removes the cluster's data. Add the new member first ` +
+                "(one `up` with both, etcd.allowEvenMembers), then remove the old one.",
         );
     }
     if (leavingCp.length > 1 || joiningCp.length > 1) {
@@ -164,12 +182,24 @@ export function membershipSteps(before: Members, after: Members): MembershipPlan
     }
     if (joining.length === 0) {
         steps.push({
-            title: `regenerate the remaining members' configuration (${mustAnswer.join(", ")}), the API servers' --etcd-servers included`,
-            doc: "Removing an etcd node, 3) and 4)",
+            title: `regenerate the remaining members' configuration (${mustAnswer.join(", ")})`,
+            doc: "Removing an etcd node, 3)",
             playbook: "cluster.yml",
             ...(evenAfter.length > 0 ? { extraVars: evenAfter } : {}),
             keepHosts: [],
         });
+        if (leavingEtcd.length > 0) {
+            // nodes.md's step 4 is a hand edit of every kube-apiserver.yaml; cluster.yml rewrites kubeadm's config but
+            // not the static pods, which `kubeadm upgrade` (upgrade-cluster.yml, at the deployed version) re-renders.
+            steps.push({
+                title: "every API server's --etcd-servers without the removed member (upgrade-cluster.yml at the deployed version re-renders the static pods)",
+                doc: "Removing an etcd node, 4)",
+                playbook: "upgrade-cluster.yml",
+                limit: JOIN_LIMIT,
+                extraVars: JOIN_VARS,
+                keepHosts: [],
+            });
+        }
     } else if (joiningEtcd.length === 1) {
         steps.push({
             title: `${joiningEtcd[0]} joins etcd${joiningCp.includes(joiningEtcd[0]) ? " and the control plane (appended to kube_control_plane)" : ""}`,
@@ -192,6 +222,7 @@ export function membershipSteps(before: Members, after: Members): MembershipPlan
             title: `${joiningCp.join(", ")} joins the control plane (appended to kube_control_plane)`,
             doc: "Adding/replacing a control plane node, 1)",
             playbook: "cluster.yml",
+            ...(evenAfter.length > 0 ? { extraVars: evenAfter } : {}),
             keepHosts: [],
         });
     }
@@ -268,7 +299,10 @@ export function membersOf(machines: readonly { name: string; roles: readonly Rol
  * The cluster command's create for a membership change against config.deployedMembers, or undefined when the
  * membership is the deployed one (or the change is refused: predictRuns reports it, and nothing runs).
  */
-export function membershipAction(config: ClusterConfig, machines: readonly InventoryMachine[]): Pick<CommandAction, "playbooks" | "announce" | "membership"> | undefined {
+export function membershipAction(
+    config: ClusterConfig,
+    machines: readonly InventoryMachine[],
+): (Pick<CommandAction, "playbooks" | "announce" | "membership"> & { covers: string[] }) | undefined {
     const deployed = config.deployedMembers;
     const now = membersOf(machines);
     if (!deployed || !membershipChanged(deployed, now)) return undefined;
@@ -301,6 +335,11 @@ export function membershipAction(config: ClusterConfig, machines: readonly Inven
             ...(st.onlyIfAnswers ? { onlyIfAnswers: st.onlyIfAnswers } : {}),
         })),
         announce: [`control plane/etcd membership: ${deployed.controlPlane.join(", ")} / ${deployed.etcd.join(", ")} -> ${now.controlPlane.join(", ")} / ${now.etcd.join(", ")}; the steps (Kubespray docs/operations/nodes.md):`, ...formatSteps(plan)],
+        // The nodes these runs set up: every node only when an unconditional cluster.yml without a limit runs (a new
+        // worker in the same `up` otherwise gets its own scale.yml); else the control planes and etcd members.
+        covers: plan.steps.some((st) => st.playbook === "cluster.yml" && !st.limit && !st.onlyIfAnswers && st.keepHosts.length === 0)
+            ? machines.map((m) => m.name)
+            : union(now.controlPlane, now.etcd),
         membership: {
             mustAnswer: plan.mustAnswer,
             leaving: plan.leaving,
@@ -319,8 +358,10 @@ export function membershipCheck(membership: NonNullable<CommandAction["membershi
     out += `kha_ansible=ansible
 case "$KHA_ANSIBLE_PLAYBOOK" in */*) kha_ansible="\${KHA_ANSIBLE_PLAYBOOK%/*}/ansible" ;; esac
 kha_ssh_args="$(sed -n 's/^[[:space:]]*ssh_args[[:space:]]*=[[:space:]]*//p' "$ANSIBLE_CONFIG" 2>/dev/null | head -n 1)"
+command -v "$kha_ansible" >/dev/null 2>&1 || { echo "kubespray-ha: membership: no $kha_ansible next to $KHA_ANSIBLE_PLAYBOOK (Ansible pings the members before the change)" >&2; exit 2; }
+kha_timeout=; command -v timeout >/dev/null 2>&1 && kha_timeout="timeout 120"
 kha_answers() {
-  { ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 \${kha_ssh_args:--C -o ControlMaster=auto -o ControlPersist=60s}" timeout 120 \
+  { ANSIBLE_SSH_ARGS="-o ConnectionAttempts=1 \${kha_ssh_args:--C -o ControlMaster=auto -o ControlPersist=60s}" $kha_timeout \
     "$kha_ansible" "$1" -i "${TRANSITION_HOSTS}" --user "$KHA_SSH_USER" --private-key "$kha_tmp/ssh-key" -m ping -T 20 </dev/null >"$kha_tmp/ping" 2>&1 && kha_ping=0 || kha_ping=$?; }
   cat "$kha_tmp/ping" >> "$kha_log"
   return "$kha_ping"

@@ -212,9 +212,10 @@ function hostEntry(m: InventoryMachine): HostEntry {
  * (the component fails at preview); here a refused change still gets the plain run, which never starts.
  */
 function clusterCreate(config: ClusterConfig, machines: readonly InventoryMachine[], kubeVersion: string): CommandAction {
-    const record = { nodes: machines.map((m) => m.name), kubeVersion };
     const change = membershipAction(config, machines);
-    return change ? { ...change, recordsClusterRun: record } : { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: record };
+    if (!change) return { playbooks: [{ playbook: "cluster.yml" }], recordsClusterRun: { nodes: machines.map((m) => m.name), kubeVersion } };
+    const { covers, ...action } = change;
+    return { ...action, recordsClusterRun: { nodes: covers, kubeVersion } };
 }
 
 function nothing(): CommandAction {
@@ -645,6 +646,7 @@ export function predictRuns(before: readonly CommandSpec[] | undefined, after: r
         }
         errors.push(...membershipErrors(prevCluster, cluster));
     }
+    if (!before && cluster?.members) errors.push(...evenCountErrors(undefined, cluster.members));
     const upgrade = versionChange(before ?? [], after, changes, errors);
     const inventoryChange = changes.find((c) => c.id === "inventory");
     if (before && inventoryChange?.op === "update" && runs.length === 0) {

@@ -251,12 +251,12 @@ export function lastDeploymentSpecs(opts?: pulumi.CustomResourceOptions): pulumi
 /**
  * Fails (rejects) when going from the `previous` deployment's specs to `next` is a transition this
  * program refuses (predictRuns errors: a node switching between worker-only and control-plane/etcd).
- * Anything that is not a spec list (first deployment, output not exported yet) passes.
+ * Anything that is not a spec list (first deployment, output not exported yet) is checked as a first deployment (an even count).
  */
 export function refuseUnsafeChanges(previous: pulumi.Input<CommandSpec[] | undefined>, next: CommandSpec[], parent?: pulumi.Resource): pulumi.Output<void> {
     return pulumi.output(previous).apply((prev: unknown) => {
-        if (!looksLikeSpecs(prev)) return;
-        const { errors } = predictRuns(prev, next);
+        // A first deployment (no spec list yet) has refusals too: an even count etcd.allowEvenMembers let through.
+        const { errors } = predictRuns(looksLikeSpecs(prev) ? prev : undefined, next);
         if (errors.length > 0) {
             const message = `refusing this change (nodes or versions):\n  - ${errors.join("\n  - ")}`;
             throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
