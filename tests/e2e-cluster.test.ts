@@ -664,6 +664,22 @@ interface Figures {
     });
 
 
+    /** `pulumi up` with the API probed through the VIP every 200 ms from start to end (logged as `what`, also on failure). */
+    async function probedUp(label: string, what: string): Promise<{ measured: Awaited<ReturnType<typeof probeThroughout>>["availability"]; seconds: number }> {
+        let measured: Awaited<ReturnType<typeof probeThroughout>>["availability"] | undefined;
+        try {
+            const r = await probeThroughout(await context(), () => timed(label, () => stack.up({ onOutput })), { intervalMs: 200 });
+            measured = r.availability;
+            expect(r.result[0].summary.result).toBe("succeeded");
+            return { measured, seconds: r.result[1] };
+        } catch (err) {
+            measured = (err as { availability?: typeof measured }).availability;
+            throw err;
+        } finally {
+            progress(`${what}: API through the VIP: ${JSON.stringify(measured)}`);
+        }
+    }
+
     /** Every node's kubelet version and the API server's, read through the VIP. */
     async function versionsNow(): Promise<Record<string, string>> {
         const ctx = await context();
@@ -682,20 +698,7 @@ interface Figures {
         kubeVersion = TO_KUBE;
         writeStack(true);
         const logsBefore = logs();
-        const ctx = await context();
-        let measured: Awaited<ReturnType<typeof probeThroughout>>["availability"] | undefined;
-        let seconds = 0;
-        try {
-            const r = await probeThroughout(ctx, () => timed(`upgrade ${FROM_KUBE} -> ${TO_KUBE}`, () => stack.up({ onOutput })));
-            measured = r.availability;
-            seconds = r.result[1];
-            expect(r.result[0].summary.result).toBe("succeeded");
-        } catch (err) {
-            measured = (err as { availability?: typeof measured }).availability;
-            throw err;
-        } finally {
-            progress(`upgrade: API through the VIP: ${JSON.stringify(measured)}`);
-        }
+        const { measured, seconds } = await probedUp(`upgrade ${FROM_KUBE} -> ${TO_KUBE}`, "upgrade");
         const added = logs().filter((f) => !logsBefore.includes(f)).map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""));
         // upgrade-cluster.yml alone (then the kubeconfig command re-reads admin.conf, which runs no playbook).
         expect(added).toEqual(["upgrade-create.log"]);
@@ -718,8 +721,8 @@ interface Figures {
         progress(`versions after the upgrade: ${JSON.stringify(after)}`);
         figures.upgrade = {
             from: FROM_KUBE, to: TO_KUBE, seconds, upgradeYmlSeconds: logSeconds(upgradeLog),
-            longestSecondsWithoutAnswer: measured!.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured!.secondsWithoutAnswer,
-            failedProbes: measured!.failedProbes, totalProbes: measured!.totalProbes, outages: measured!.outages, versionsAfter: after, steps: announced, drained,
+            longestSecondsWithoutAnswer: measured.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured.secondsWithoutAnswer,
+            failedProbes: measured.failedProbes, totalProbes: measured.totalProbes, outages: measured.outages, versionsAfter: after, steps: announced, drained,
         };
         expect(after).toEqual(Object.fromEntries([...CONTROL_PLANES.map((n) => n.name), WORKER.name, "apiserver"].map((n) => [n, `v${TO_KUBE}`])));
         const v = await verifyCli([]);
@@ -1029,7 +1032,6 @@ interface Figures {
         // cp1 is kube_control_plane[0] (config order) and must hold the VIP when it dies.
         await moveVipTo(dead.name);
         await etcdHealthy();
-        const ctx = await context();
         progress(`killing ${dead.name} (SIGKILL of the whole node; it is never booted again)`);
         await nodes!.stop(dead.name);
         controlPlanes = [CONTROL_PLANES[1], CONTROL_PLANES[2], fresh];
@@ -1046,19 +1048,7 @@ interface Figures {
         );
         // The up, probed through the VIP every 200 ms from start to end.
         const logsBefore = logs();
-        let measured: Awaited<ReturnType<typeof probeThroughout>>["availability"] | undefined;
-        let seconds = 0;
-        try {
-            const r = await probeThroughout(ctx, () => timed(`replace ${dead.name} by ${fresh.name}`, () => stack.up({ onOutput })), { intervalMs: 200 });
-            measured = r.availability;
-            seconds = r.result[1];
-            expect(r.result[0].summary.result).toBe("succeeded");
-        } catch (err) {
-            measured = (err as { availability?: typeof measured }).availability;
-            throw err;
-        } finally {
-            progress(`replacement: API through the VIP: ${JSON.stringify(measured)}`);
-        }
+        const { measured, seconds } = await probedUp(`replace ${dead.name} by ${fresh.name}`, "replacement");
         const added = logs().filter((f) => !logsBefore.includes(f));
         expect(added.map((f) => f.replace(/^\d{8}T\d{6}Z-/, ""))).toEqual(["cluster-create.log"]);
         const text = fs.readFileSync(path.join(logDir(), added[0]), "utf8");
@@ -1093,8 +1083,8 @@ interface Figures {
         expect(onto.holder).toBe(fresh.name);
         figures.replacement = {
             replacedNode: dead.name, newNode: fresh.name, seconds,
-            longestSecondsWithoutAnswer: measured!.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured!.secondsWithoutAnswer,
-            failedProbes: measured!.failedProbes, totalProbes: measured!.totalProbes, outages: measured!.outages,
+            longestSecondsWithoutAnswer: measured.longestSecondsWithoutAnswer, secondsWithoutAnswer: measured.secondsWithoutAnswer,
+            failedProbes: measured.failedProbes, totalProbes: measured.totalProbes, outages: measured.outages,
             etcdMembersAfter: after, runs, plannedRuns: planned, vipOntoNewNode: onto,
         };
     });

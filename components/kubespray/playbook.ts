@@ -841,20 +841,12 @@ kha_playbook() {
 `;
 }
 
-/** A host hosts.yaml no longer lists, in the groups of its roles (listed after every host of hosts.yaml). */
+/** A worker hosts.yaml no longer lists (its remove-node.yml after it left the config), in kube_node. */
 function extraHostInventory(host: HostEntry, config: ClusterConfig): string {
-    const groups = ([["control-plane", "kube_control_plane"], ["etcd", "etcd"], ["worker", "kube_node"]] as const)
-        .filter(([role]) => host.roles.includes(role))
-        .map(([, group]) => [group, { hosts: { [host.name]: null } }]);
     return stringify({
         all: {
-            hosts: {
-                [host.name]: {
-                    ansible_host: host.sshAddress, ansible_port: config.ssh.port, ip: host.ip, access_ip: host.ip,
-                    ...(host.etcdMemberName ? { etcd_member_name: host.etcdMemberName } : {}),
-                },
-            },
-            children: Object.fromEntries(groups),
+            hosts: { [host.name]: { ansible_host: host.sshAddress, ansible_port: config.ssh.port, ip: host.ip, access_ip: host.ip } },
+            children: { kube_node: { hosts: { [host.name]: null } } },
         },
     });
 }
