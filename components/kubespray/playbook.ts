@@ -258,6 +258,7 @@ export function kubesprayCommandSpecs(
             { ...config, kubeVersion: undefined, ...(config.offline ? { offline: { ...config.offline, checksums: {} } } : {}) },
             clusterMachines,
         );
+        const etcdNames = etcdMemberNamesOf(config, machines);
         specs.push({
             id: "cluster",
             kind: "cluster",
@@ -277,9 +278,9 @@ export function kubesprayCommandSpecs(
                 etcd: machines.filter((m) => m.roles.includes("etcd")).map((m) => m.name),
                 workers: machines.filter((m) => m.roles.includes("worker")).map((m) => m.name),
             },
-            etcdMemberNames: etcdMemberNamesOf(config, machines),
+            etcdMemberNames: etcdNames,
             hosts: clusterMachines.map((m) => {
-                const etcdName = etcdMemberNamesOf(config, machines).members[m.name];
+                const etcdName = etcdNames.members[m.name];
                 return { ...hostEntry(m), ...(etcdName ? { etcdMemberName: etcdName } : {}) };
             }),
             apiEndpoint: { vip: config.vip.address, domainName: config.vip.domainName ?? config.vip.address },
